@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import type { DesiredSubscription, RenewBefore } from '../domain/types.js';
+import { ConfigError, type ConfigIssue } from '../lib/errors.js';
+import { providerKinds } from '../providers/registry.js';
+import { knownKinds, topSchema } from './schema.js';
+
+export interface AccountConfig {
+  kind: string;
+  /** The validated account block (holds secrets: never log it whole). */
+  settings: { kind: string; deleteOrphans?: boolean } & Record<string, unknown>;
+}
+
+export interface Config {
+  file: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  listen: { host: string; port: number };
+  defaults: { reconcileEverySeconds: number; renewBefore: RenewBefore; concurrency: number };
+  accounts: Record<string, AccountConfig>;
+  desired: DesiredSubscription[];
+}
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  readFile?: (path: string) => string;
+}
+
+export function loadConfigFile(file: string, opts: LoadOptions = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, line: 0, col: 0, message: `cannot read the config: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, file, opts);
+}
+
+/**
+ * YAML text -> Config. Nothing is applied anywhere until this returns: every problem found
+ * is collected and thrown together as one ConfigError naming file:line:col.
+ */
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const readFile = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const pos = (offset: number | undefined) => {
+    const p = lineCounter.linePos(offset ?? 0);
+    return { line: p.line, col: p.col };
+  };
+  const issues: ConfigIssue[] = [];
+  for (const e of [...doc.errors, ...doc.warnings]) issues.push({ file, ...pos(e.pos[0]), message: e.message.split('\n')[0]! });
+  if (issues.length) throw new ConfigError(issues);
+  if (!isMap(doc.contents)) throw new ConfigError([{ file, line: 1, col: 1, message: 'the config must be a YAML mapping (providers:, subscriptions: …)' }]);
+
+  // ${VAR} and ${file:/path} are replaced after parsing, in values only, so a secret's
+  // characters can never change the YAML's structure. "$${" stands for a literal "${".
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      node.value = node.value.replace(/\$?\$\{([^}]*)\}/g, (whole, ref: string) => {
+        if (whole.startsWith('$$')) return whole.slice(1);
+        const at = pos(node.range?.[0]);
+        if (ref.startsWith('file:')) {
+          try {
+            return readFile(ref.slice(5)).replace(/\r?\n$/, '');
+          } catch (err) {
+            issues.push({ file, ...at, message: `\${${ref}}: cannot read ${ref.slice(5)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+            return '';
+          }
+        }
+        const [name, fallback] = ref.split(':-', 2) as [string, string | undefined];
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+          issues.push({ file, ...at, message: `\${${ref}} is not a valid reference (use \${NAME}, \${NAME:-default} or \${file:/path})` });
+          return '';
+        }
+        const v = env[name];
+        if (v === undefined || v === '') {
+          if (fallback !== undefined) return fallback;
+          issues.push({ file, ...at, message: `environment variable ${name} is not set` });
+          return '';
+        }
+        return v;
+      });
+    },
+  });
+  if (issues.length) throw new ConfigError(issues);
+
+  const raw = doc.toJS() as Record<string, unknown>;
+  const zodIssues = (prefix: (string | number)[], err: z.ZodError) => {
+    for (const i of err.issues) issues.push(...issueAt(doc, pos, file, [...prefix, ...(i.path as (string | number)[])], i));
+  };
+
+  const top = topSchema.safeParse(raw);
+  if (!top.success) {
+    // Point unknown provider kinds at the kind itself, with the list of known ones.
+    zodIssues([], top.error);
+    throw new ConfigError(dedupe(issues));
+  }
+  const cfg = top.data;
+  const providers = cfg.providers as Record<string, AccountConfig['settings']>;
+  const defaults = { renewBefore: cfg.defaults.renewBefore as RenewBefore };
+  const desired: DesiredSubscription[] = [];
+  const seen = new Map<string, number>();
+  const rawSubs = (raw.subscriptions as unknown[] | undefined) ?? [];
+  rawSubs.forEach((rs, i) => {
+    const s = cfg.subscriptions[i]!;
+    const account = providers[s.provider];
+    if (!account) {
+      const names = Object.keys(providers);
+      issues.push(...issueAt(doc, pos, file, ['subscriptions', i, 'provider'], { message: `provider "${s.provider}" is not declared under providers (declared: ${names.join(', ') || 'none'})` }));
+      return;
+    }
+    const kind = providerKinds[account.kind]!;
+    const parsed = kind.subscriptionSchema.safeParse(rs);
+    if (!parsed.success) {
+      zodIssues(['subscriptions', i], parsed.error);
+      return;
+    }
+    const key = `${s.provider}/${s.name}`;
+    if (seen.has(key)) {
+      issues.push(...issueAt(doc, pos, file, ['subscriptions', i, 'name'], { message: `subscription "${s.name}" is declared twice for provider ${s.provider} (first at subscriptions[${seen.get(key)}])` }));
+      return;
+    }
+    seen.set(key, i);
+    desired.push(kind.toDesired(s.provider, account, parsed.data, defaults));
+  });
+  if (issues.length) throw new ConfigError(dedupe(issues));
+
+  const [host, port] = splitHostPort(cfg.server.listen);
+  return {
+    file,
+    databaseUrl: cfg.database?.url,
+    dataDir: resolve(dirname(resolve(file)), cfg.dataDir),
+    listen: { host, port },
+    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency },
+    accounts: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, { kind: a.kind, settings: a }])),
+    desired,
+  };
+}
+
+function splitHostPort(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), Number(listen.slice(i + 1))];
+}
+
+type Pos = (offset: number | undefined) => { line: number; col: number };
+
+/** Where in the file an issue belongs: the node at its path, else the nearest existing parent. */
+function issueAt(doc: Document, pos: Pos, file: string, path: (string | number)[], issue: { message: string; code?: string; keys?: string[] }): ConfigIssue[] {
+  const where = path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '') : '(top level)';
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    const map = doc.getIn(path, true) as Node | undefined;
+    return issue.keys.map((k) => {
+      const pair = isMap(map) ? map.items.find((it) => isPair(it) && isScalar(it.key) && it.key.value === k) : undefined;
+      const keyNode = pair && isPair(pair) ? (pair.key as Node) : map;
+      return { file, ...pos(keyNode?.range?.[0]), message: `${where === '(top level)' ? '' : `${where}: `}unknown key "${k}"` };
+    });
+  }
+  let node: unknown;
+  let depth = path.length;
+  for (; depth >= 0; depth--) {
+    node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (node && (isScalar(node) || isMap(node) || isSeq(node))) break;
+  }
+  const missing = depth < path.length && issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+  let message = missing ? `${where}: required key "${path[path.length - 1]}" is missing` : `${where}: ${issue.message}`;
+  if (path[0] === 'providers' && path[path.length - 1] === 'kind' && issue.code === 'invalid_union') {
+    message = `${where}: unknown provider kind (known: ${knownKinds.join(', ')})`;
+  }
+  return [{ file, ...pos((node as Node | undefined)?.range?.[0]), message }];
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.line}:${i.col}:${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

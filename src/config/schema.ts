@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { duration, name, renewBefore } from './common.js';
+import { providerKinds } from '../providers/registry.js';
+
+/** The top level of the config file; each provider kind adds its own account and subscription schemas. */
+
+const kinds = Object.keys(providerKinds) as [string, ...string[]];
+
+const accountSchema = z.discriminatedUnion(
+  'kind',
+  Object.values(providerKinds).map((k) => k.accountSchema) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+export const topSchema = z.strictObject({
+  database: z.strictObject({ url: z.string().min(1).optional() }).optional(),
+  dataDir: z.string().min(1).default('./.hookwarden'),
+  server: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: 'listen must be host:port, e.g. 127.0.0.1:9464' })
+        .default('127.0.0.1:9464'),
+    })
+    .default({ listen: '127.0.0.1:9464' }),
+  defaults: z
+    .strictObject({
+      reconcileEvery: duration('reconcileEvery').default(60),
+      renewBefore: renewBefore.default({ percent: 33 }),
+      concurrency: z.number().int().min(1).max(64).default(8),
+    })
+    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8 }),
+  providers: z.record(name, accountSchema),
+  subscriptions: z
+    .array(
+      z.looseObject({
+        name,
+        provider: z.string({ message: 'provider must name an entry of providers' }),
+      }),
+    )
+    .default([]),
+});
+
+/** Only the kinds registered can appear; the message lists them. */
+export const knownKinds = kinds;
+
+/** The JSON Schema of the whole file, for editors. */
+export function configJsonSchema(): unknown {
+  const subscription = z.union(Object.values(providerKinds).map((k) => k.subscriptionSchema) as unknown as [z.ZodObject, ...z.ZodObject[]]);
+  const full = topSchema.extend({ subscriptions: z.array(subscription).optional() });
+  return {
+    $id: 'https://hookwarden.dev/schema/config.json',
+    title: 'hookwarden configuration',
+    ...(z.toJSONSchema(full, { io: 'input', unrepresentable: 'any' }) as object),
+  };
+}

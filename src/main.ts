@@ -1,0 +1,120 @@
+import type { Dispatcher } from 'undici';
+import type { Config } from './config/load.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createDispatcher } from './lib/http.js';
+import type { Logger } from './lib/logger.js';
+import { Metrics } from './lib/metrics.js';
+import { providerKinds } from './providers/registry.js';
+import type { Provider } from './providers/types.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { Scheduler } from './schedule/scheduler.js';
+import { startEmbeddedPostgres } from './store/embedded.js';
+import { isMigrated, migrate } from './store/migrate.js';
+import { PrismaStore } from './store/prisma.js';
+import type { Store } from './store/types.js';
+
+/**
+ * The composition root: clock, logger, store, HTTP dispatcher and providers are built here
+ * and nowhere else; everything below receives them.
+ */
+export interface AppOptions {
+  logger: Logger;
+  clock?: Clock;
+  dispatcher?: Dispatcher;
+  rand?: () => number;
+  allowMassDelete?: boolean;
+  /** plan: read Postgres but never write it (no migrations either). */
+  readOnly?: boolean;
+  metrics?: Metrics;
+}
+
+export interface App {
+  config: Config;
+  store: Store;
+  providers: Map<string, Provider>;
+  reconciler: Reconciler;
+  scheduler: Scheduler;
+  metrics: Metrics;
+  clock: Clock;
+  /** False in read-only mode when the database has never been migrated (nothing recorded). */
+  migrated: boolean;
+  close(): Promise<void>;
+}
+
+export interface Database {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** database.url from the config, or an embedded Postgres under dataDir. */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
+  const db = await startEmbeddedPostgres(config.dataDir, logger);
+  logger.info({ dataDir: config.dataDir }, 'no database.url configured: using the embedded Postgres under dataDir');
+  return db;
+}
+
+export async function createApp(config: Config, databaseUrl: string, opts: AppOptions): Promise<App> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger;
+  let migrated = true;
+  if (opts.readOnly) migrated = await isMigrated(databaseUrl);
+  else {
+    const applied = await migrate(databaseUrl);
+    if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+  }
+  const store = new PrismaStore(databaseUrl);
+  const dispatcher = opts.dispatcher ?? createDispatcher();
+  const providers = new Map<string, Provider>();
+  for (const [account, a] of Object.entries(config.accounts)) {
+    providers.set(account, providerKinds[a.kind]!.create(account, a.settings, { dispatcher, clock, logger: logger.child({ provider: account }) }));
+  }
+  const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])));
+  const reconciler = new Reconciler(
+    { store: migrated ? store : emptyStore(store), providers, clock, logger, metrics, ...(opts.rand ? { rand: opts.rand } : {}) },
+    {
+      desired: config.desired,
+      reconcileEverySeconds: config.defaults.reconcileEverySeconds,
+      deleteOrphans: Object.fromEntries(Object.entries(config.accounts).map(([n, a]) => [n, Boolean(a.settings.deleteOrphans)])),
+    },
+  );
+  const scheduler = new Scheduler({
+    reconciler,
+    store,
+    clock,
+    logger,
+    reconcileEverySeconds: config.defaults.reconcileEverySeconds,
+    concurrency: config.defaults.concurrency,
+    allowMassDelete: opts.allowMassDelete ?? false,
+  });
+  return {
+    config,
+    store,
+    providers,
+    reconciler,
+    scheduler,
+    metrics,
+    clock,
+    migrated,
+    async close() {
+      await scheduler.stop();
+      await store.close();
+      if (!opts.dispatcher) await dispatcher.close();
+    },
+  };
+}
+
+/** A never-migrated database read by plan: nothing is recorded yet. */
+function emptyStore(store: Store): Store {
+  const readOnly = () => Promise.reject(new Error('the database is read-only here (plan)'));
+  return {
+    listSubscriptions: async () => [],
+    history: async () => [],
+    dueProviders: async () => [],
+    insertSubscription: readOnly,
+    updateSubscription: readOnly,
+    appendHistory: readOnly,
+    withAccountLease: readOnly,
+    close: () => store.close(),
+  };
+}

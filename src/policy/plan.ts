@@ -1,0 +1,207 @@
+import {
+  Reason,
+  type Action,
+  type DesiredSubscription,
+  type ObservedSubscription,
+  type Orphan,
+  type RecordedSubscription,
+} from '../domain/types.js';
+import { driftedFields } from './drift.js';
+import { renewAt } from './timing.js';
+
+export interface ProviderCapabilities {
+  /** The provider has a :renew call and subscriptions expire. */
+  renew: boolean;
+  /** Drift can be corrected in place (PATCH or PUT); otherwise delete and create. */
+  update: boolean;
+}
+
+export interface PlanInput {
+  provider: string;
+  desired: DesiredSubscription[];
+  /** Everything the provider lists for this account (all pages). */
+  observed: ObservedSubscription[];
+  /** Every row Postgres holds for this account. */
+  recorded: RecordedSubscription[];
+  now: Date;
+  caps: ProviderCapabilities;
+  reconcileEverySeconds: number;
+  allowMassDelete: boolean;
+  deleteOrphans: boolean;
+}
+
+export interface PlanResult {
+  actions: Action[];
+  /** When to look again at each declared subscription that needs nothing now. */
+  nextCheck: Map<string, Date>;
+  orphans: Orphan[];
+}
+
+/** A PENDING subscription is being set up by the provider: look again soon. */
+const PENDING_RECHECK_SECONDS = 5;
+
+/**
+ * The whole decision for one provider account, a pure function of
+ * (desired, observed, recorded, now). Actions for one subscription come in the order
+ * they must run (adopt before update before renew); across subscriptions, the most
+ * urgent (earliest expiry) come first.
+ */
+export function plan(input: PlanInput): PlanResult {
+  const { now } = input;
+  const actions: Action[] = [];
+  const nextCheck = new Map<string, Date>();
+  const recordedByName = new Map(input.recorded.filter((r) => r.state !== 'deleted').map((r) => [r.name, r]));
+  const observedById = new Map(input.observed.map((o) => [o.remoteId, o]));
+  // Remote subscriptions already bound to a recorded row cannot be adopted by another name.
+  const claimed = new Set<string>();
+  for (const r of recordedByName.values()) if (r.remoteId && observedById.has(r.remoteId)) claimed.add(r.remoteId);
+  const urgency = new Map<Action, number>();
+  const push = (a: Action, expiresAt?: Date) => {
+    actions.push(a);
+    urgency.set(a, expiresAt ? expiresAt.getTime() : Number.MAX_SAFE_INTEGER);
+  };
+
+  for (const d of input.desired) {
+    const r = recordedByName.get(d.name);
+    const base = { provider: d.provider, name: d.name };
+
+    // 1. The provider rejected this exact spec before: wait until the config changes.
+    if (r?.state === 'rejected' && r.desiredHash === d.hash) {
+      nextCheck.set(d.name, at(now, input.reconcileEverySeconds));
+      push({ ...base, action: 'none', reason: Reason.Rejected, message: `rejected by the provider: ${r.lastError ?? 'unknown error'}; change the config to retry` });
+      continue;
+    }
+    // 2. The last attempt failed and its backoff has not elapsed.
+    if (r && r.failureCount > 0 && r.nextCheckAt > now && r.desiredHash === d.hash) {
+      nextCheck.set(d.name, r.nextCheckAt);
+      push({ ...base, action: 'none', reason: Reason.BackingOff, message: `attempt ${r.failureCount} failed (${r.lastErrorCode ?? 'error'}); next try at ${r.nextCheckAt.toISOString()}` });
+      continue;
+    }
+
+    // 3. Find the remote subscription: the one we recorded, else an unclaimed match.
+    let bound = r?.remoteId ? observedById.get(r.remoteId) : undefined;
+    if (!bound) {
+      const exact = input.observed.filter((o) => !claimed.has(o.remoteId) && o.fingerprint === d.fingerprint);
+      // A drifted one can be adopted by its callback URL, when nothing else declared uses that URL.
+      const loose =
+        exact.length > 0 || input.desired.filter((x) => x.matchKey === d.matchKey).length !== 1
+          ? []
+          : input.observed.filter((o) => !claimed.has(o.remoteId) && o.matchKey === d.matchKey);
+      const candidates = [...(exact.length > 0 ? exact : loose)].sort(healthiestFirst);
+      const [best, ...rest] = candidates;
+      if (best) {
+        bound = best;
+        claimed.add(best.remoteId);
+        push({ ...base, action: 'adopt', reason: Reason.FoundExisting, remoteId: best.remoteId, message: `adopting existing subscription ${best.remoteId} (${best.status}) instead of creating a duplicate` }, best.expiresAt);
+        for (const dup of rest) {
+          claimed.add(dup.remoteId);
+          push({ ...base, action: 'delete', reason: Reason.Duplicate, remoteId: dup.remoteId, message: `deleting duplicate ${dup.remoteId}; keeping ${best.remoteId}, the healthiest` });
+        }
+      }
+    }
+    if (!bound) {
+      if (r?.remoteId) {
+        push({ ...base, action: 'recreate', reason: Reason.LostAtProvider, remoteId: r.remoteId, message: `the provider no longer has ${r.remoteId}; creating it again` });
+      } else {
+        push({ ...base, action: 'create', reason: Reason.Missing, message: 'declared but not at the provider; creating it' });
+      }
+      continue;
+    }
+
+    // 4. Bound: correct drift, then keep it alive.
+    const changes = driftedFields(d.spec, bound.spec);
+    if (changes.length > 0 && !input.caps.update) {
+      push({ ...base, action: 'recreate', reason: Reason.DriftNeedsRecreate, remoteId: bound.remoteId, changes, message: `${changes.join(', ')} differ and the provider cannot update in place; deleting and creating again` }, bound.expiresAt);
+      continue;
+    }
+    if (changes.length > 0) {
+      push({ ...base, action: 'update', reason: Reason.Drift, remoteId: bound.remoteId, changes, message: `${changes.join(', ')} differ from the config; updating` }, bound.expiresAt);
+    }
+    const keep = keepAlive(d, bound, r?.remoteId === bound.remoteId ? r.lifetimeSeconds : null, input);
+    if (keep) push({ ...base, ...keep, remoteId: bound.remoteId }, bound.expiresAt);
+    else {
+      nextCheck.set(d.name, nextCheckFor(d, bound, r?.remoteId === bound.remoteId ? r.lifetimeSeconds : null, input));
+      if (changes.length === 0 && !actions.some((a) => a.name === d.name && a.provider === d.provider)) {
+        push({ ...base, action: 'none', reason: Reason.InSync, remoteId: bound.remoteId, message: 'in sync' });
+      }
+    }
+  }
+
+  // 5. Rows we own that left the config are deleted, unless that would wipe most of them.
+  const declared = new Set(input.desired.map((d) => d.name));
+  const removals = [...recordedByName.values()].filter((r) => !declared.has(r.name));
+  const owned = [...recordedByName.values()].filter((r) => r.owned && r.remoteId).length;
+  const deletions = removals.filter((r) => r.owned && r.remoteId).length;
+  const refuse = !input.allowMassDelete && deletions > 0 && deletions * 2 > owned;
+  for (const r of removals) {
+    const base = { provider: r.provider, name: r.name };
+    if (refuse && r.owned && r.remoteId) {
+      push({ ...base, action: 'none', reason: Reason.MassDeleteRefused, remoteId: r.remoteId, message: `refusing to delete ${deletions} of the ${owned} subscriptions hookwarden owns in ${input.provider} at once (a truncated config?); pass --allow-mass-delete to confirm` });
+    } else {
+      push({ ...base, action: 'delete', reason: Reason.RemovedFromConfig, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: r.owned ? 'no longer in the config; deleting it at the provider' : 'no longer in the config; forgetting it (hookwarden does not own it)' });
+    }
+  }
+
+  // 6. Whatever matches nothing is an orphan: reported, deleted only when the config says so.
+  const recordedIds = new Set(input.recorded.filter((r) => r.remoteId).map((r) => r.remoteId));
+  const orphans: Orphan[] = [];
+  for (const o of input.observed) {
+    if (claimed.has(o.remoteId) || recordedIds.has(o.remoteId)) continue;
+    orphans.push({ provider: input.provider, remoteId: o.remoteId, matchKey: o.matchKey, deleted: input.deleteOrphans });
+    if (input.deleteOrphans) push({ provider: input.provider, name: o.remoteId, action: 'delete', reason: Reason.Orphan, remoteId: o.remoteId, message: 'matches nothing declared and deleteOrphans is set; deleting it' });
+  }
+
+  const order = [...actions].sort((a, b) => urgency.get(a)! - urgency.get(b)!);
+  return { actions: order, nextCheck, orphans };
+}
+
+/** The keep-alive chain for a bound subscription; each check is one reason. */
+function keepAlive(
+  d: DesiredSubscription,
+  o: ObservedSubscription,
+  lifetimeSeconds: number | null,
+  input: PlanInput,
+): Pick<Action, 'action' | 'reason' | 'message'> | undefined {
+  const { now } = input;
+  // The provider is still setting it up; nothing to do yet.
+  if (o.status === 'PENDING') return undefined;
+  // Expired or deactivated: renew reactivates it and delivery resumes at once.
+  if (o.status === 'INACTIVE') {
+    return input.caps.renew
+      ? { action: 'reactivate', reason: Reason.Inactive, message: `status is INACTIVE; renewing reactivates it` }
+      : undefined;
+  }
+  // Providers without expiry need nothing more.
+  if (!input.caps.renew || !o.expiresAt) return undefined;
+  // Past expiry yet still listed ACTIVE: renew at once.
+  if (o.expiresAt <= now) return { action: 'renew', reason: Reason.Expired, message: `expired at ${o.expiresAt.toISOString()}; renewing` };
+  // We never saw the lifetime the provider grants (adopted): renew now and learn it.
+  if (lifetimeSeconds === null) return { action: 'renew', reason: Reason.LifetimeUnknown, message: 'granted lifetime unknown (adopted); renewing to learn it' };
+  // Within renewBefore of expiry.
+  const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name);
+  if (due <= now) return { action: 'renew', reason: Reason.RenewalDue, message: `expires at ${o.expiresAt.toISOString()}; renewal was due at ${due.toISOString()}` };
+  return undefined;
+}
+
+/** When to look at a healthy subscription again: its renewal time, or the next periodic pass. */
+export function nextCheckFor(
+  d: DesiredSubscription,
+  o: ObservedSubscription,
+  lifetimeSeconds: number | null,
+  input: Pick<PlanInput, 'now' | 'caps' | 'reconcileEverySeconds'>,
+): Date {
+  const periodic = at(input.now, input.reconcileEverySeconds);
+  if (o.status === 'PENDING') return at(input.now, PENDING_RECHECK_SECONDS);
+  if (!input.caps.renew || !o.expiresAt || lifetimeSeconds === null) return periodic;
+  const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name);
+  return new Date(Math.max(input.now.getTime(), Math.min(due.getTime(), periodic.getTime())));
+}
+
+function healthiestFirst(a: ObservedSubscription, b: ObservedSubscription): number {
+  const rank = (o: ObservedSubscription) => (o.status === 'ACTIVE' ? 0 : o.status === 'PENDING' ? 1 : 2);
+  return rank(a) - rank(b) || (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0) || a.remoteId.localeCompare(b.remoteId);
+}
+
+function at(now: Date, seconds: number): Date {
+  return new Date(now.getTime() + seconds * 1000);
+}

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * What every provider sandbox shares: a real HTTP server, fault injection and request
+ * counters. Faults are matched in order by method and path; each fires `count` times.
+ */
+export interface Fault {
+  method?: string;
+  /** Substring or regular expression source matched against the path (query excluded). */
+  path?: string;
+  /** Answer with this status instead of handling the request. */
+  status?: number;
+  retryAfterSeconds?: number;
+  /** Wait this long before handling (a slow provider). */
+  delayMs?: number;
+  /** Handle the request, then wait this long before answering (a reply lost in a crash). */
+  delayAfterMs?: number;
+  count?: number;
+}
+
+export interface Req {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+export interface Res {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (req: Req) => Promise<Res> | Res;
+
+export class SandboxServer {
+  readonly faults: (Fault & { remaining: number })[] = [];
+  readonly stats = new Map<string, number>();
+  #server: Server | undefined;
+  url = '';
+
+  constructor(
+    private readonly handle: Handler,
+    private readonly statKey: (req: Req) => string,
+  ) {}
+
+  addFault(f: Fault): void {
+    this.faults.push({ ...f, remaining: f.count ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  count(key: string): number {
+    return this.stats.get(key) ?? 0;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    this.#server = createServer((req, res) => void this.#serve(req, res));
+    this.#server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(port, host, () => resolve());
+    });
+    const addr = this.#server.address() as AddressInfo;
+    this.url = `http://${host}:${addr.port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server) return;
+    this.#server.closeAllConnections();
+    await new Promise<void>((r) => this.#server!.close(() => r()));
+  }
+
+  async #serve(raw: IncomingMessage, out: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of raw) chunks.push(c as Buffer);
+    const u = new URL(raw.url ?? '/', 'http://sandbox');
+    const req: Req = { method: raw.method ?? 'GET', path: u.pathname, query: u.searchParams, headers: raw.headers, body: Buffer.concat(chunks).toString('utf8') };
+    let res: Res;
+    try {
+      const fault = req.path.startsWith('/_sandbox') ? undefined : this.#takeFault(req);
+      if (fault?.delayMs) await sleep(fault.delayMs);
+      if (fault?.status) {
+        res = { status: fault.status, body: { type: 'about:blank', title: 'Injected fault', status: fault.status, detail: 'fault injected by the sandbox' }, headers: { 'content-type': 'application/problem+json', ...(fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}) } };
+      } else {
+        if (!req.path.startsWith('/_sandbox')) {
+          const key = this.statKey(req);
+          this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
+        }
+        res = await this.handle(req);
+      }
+      if (fault?.delayAfterMs) await sleep(fault.delayAfterMs);
+    } catch (err) {
+      res = { status: 500, body: { type: 'about:blank', title: 'Server Error', status: 500, detail: (err as Error).message }, headers: { 'content-type': 'application/problem+json' } };
+    }
+    if (out.destroyed) return;
+    const isJson = res.body !== undefined && typeof res.body !== 'string';
+    out.writeHead(res.status, { ...(isJson ? { 'content-type': 'application/json' } : {}), ...res.headers });
+    out.end(res.body === undefined ? undefined : isJson ? JSON.stringify(res.body) : String(res.body));
+  }
+
+  #takeFault(req: Req): Fault | undefined {
+    const i = this.faults.findIndex((f) => (!f.method || f.method === req.method) && (!f.path || req.path.includes(f.path) || safeRegex(f.path).test(req.path)));
+    if (i < 0) return undefined;
+    const f = this.faults[i]!;
+    if (--f.remaining <= 0) this.faults.splice(i, 1);
+    return f;
+  }
+}
+
+function safeRegex(src: string): RegExp {
+  try {
+    return new RegExp(src);
+  } catch {
+    return /$^/;
+  }
+}
+
+export function parseJson(body: string): unknown {
+  if (!body) return undefined;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return Symbol.for('invalid-json');
+  }
+}

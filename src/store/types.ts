@@ -1,0 +1,39 @@
+import type { RecordedSubscription } from '../domain/types.js';
+
+export type NewSubscription = Pick<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt'> &
+  Partial<Omit<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt' | 'version'>>;
+
+export type SubscriptionPatch = Partial<Omit<RecordedSubscription, 'id' | 'provider' | 'name' | 'version'>>;
+
+export type HistoryPhase = 'intent' | 'succeeded' | 'failed' | 'skipped';
+
+export interface HistoryEntry {
+  at: Date;
+  actionId: string;
+  provider: string;
+  name: string;
+  action: string;
+  reason: string;
+  message: string;
+  phase: HistoryPhase;
+  remoteId?: string | null;
+  previousRemoteId?: string | null;
+  errorCode?: string | null;
+  error?: string | null;
+}
+
+/** What Postgres remembers. The Prisma implementation is the only place that imports @prisma/client. */
+export interface Store {
+  listSubscriptions(provider?: string): Promise<RecordedSubscription[]>;
+  /** null when a row for (provider, name) already exists (another replica was first). */
+  insertSubscription(row: NewSubscription): Promise<RecordedSubscription | null>;
+  /** Conditional on the row version: null when someone else wrote it first. */
+  updateSubscription(id: string, version: number, patch: SubscriptionPatch): Promise<RecordedSubscription | null>;
+  appendHistory(entry: HistoryEntry): Promise<void>;
+  history(filter?: { provider?: string; name?: string; limit?: number }): Promise<HistoryEntry[]>;
+  /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
+  dueProviders(now: Date): Promise<string[]>;
+  /** Runs fn holding the account's lease (a Postgres advisory lock); undefined when another process holds it. */
+  withAccountLease<T>(account: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  close(): Promise<void>;
+}
