@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { DesiredSubscription, RenewBefore } from '../domain/types.js';
 import { ConfigError, type ConfigIssue } from '../lib/errors.js';
 import { providerKinds } from '../providers/registry.js';
-import { knownKinds, topSchema } from './schema.js';
+import { topSchema } from './schema.js';
 
 export interface AccountConfig {
   kind: string;
@@ -96,25 +96,32 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
 
   const top = topSchema.safeParse(raw);
   if (!top.success) {
-    // Point unknown provider kinds at the kind itself, with the list of known ones.
     zodIssues([], top.error);
     throw new ConfigError(dedupe(issues));
   }
   const cfg = top.data;
-  const providers = cfg.providers as Record<string, AccountConfig['settings']>;
+  // Each account against its kind's schema; all problems are collected before giving up.
+  const providers: Record<string, AccountConfig['settings']> = {};
+  for (const [acct, head] of Object.entries(cfg.providers)) {
+    const parsed = providerKinds[head.kind]!.accountSchema.safeParse(head);
+    if (parsed.success) providers[acct] = parsed.data as AccountConfig['settings'];
+    else zodIssues(['providers', acct], parsed.error);
+  }
+  const kindOf = (acct: string) => cfg.providers[acct]?.kind;
   const defaults = { renewBefore: cfg.defaults.renewBefore as RenewBefore };
   const desired: DesiredSubscription[] = [];
   const seen = new Map<string, number>();
   const rawSubs = (raw.subscriptions as unknown[] | undefined) ?? [];
   rawSubs.forEach((rs, i) => {
     const s = cfg.subscriptions[i]!;
-    const account = providers[s.provider];
-    if (!account) {
-      const names = Object.keys(providers);
+    const kindName = kindOf(s.provider);
+    if (!kindName) {
+      const names = Object.keys(cfg.providers);
       issues.push(...issueAt(doc, pos, file, ['subscriptions', i, 'provider'], { message: `provider "${s.provider}" is not declared under providers (declared: ${names.join(', ') || 'none'})` }));
       return;
     }
-    const kind = providerKinds[account.kind]!;
+    const kind = providerKinds[kindName]!;
+    const account = providers[s.provider];
     const parsed = kind.subscriptionSchema.safeParse(rs);
     if (!parsed.success) {
       zodIssues(['subscriptions', i], parsed.error);
@@ -126,7 +133,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
       return;
     }
     seen.set(key, i);
-    desired.push(kind.toDesired(s.provider, account, parsed.data, defaults));
+    if (account) desired.push(kind.toDesired(s.provider, account, parsed.data, defaults));
   });
   if (issues.length) throw new ConfigError(dedupe(issues));
 
@@ -167,16 +174,15 @@ function issueAt(doc: Document, pos: Pos, file: string, path: (string | number)[
     if (node && (isScalar(node) || isMap(node) || isSeq(node))) break;
   }
   const missing = depth < path.length && issue.code === 'invalid_type' && /received undefined/.test(issue.message);
-  let message = missing ? `${where}: required key "${path[path.length - 1]}" is missing` : `${where}: ${issue.message}`;
-  if (path[0] === 'providers' && path[path.length - 1] === 'kind' && issue.code === 'invalid_union') {
-    message = `${where}: unknown provider kind (known: ${knownKinds.join(', ')})`;
-  }
+  const parent = path.slice(0, -1).map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '') || '(top level)';
+  const message = missing ? `${parent}: required key "${path[path.length - 1]}" is missing` : `${where}: ${issue.message}`;
   return [{ file, ...pos((node as Node | undefined)?.range?.[0]), message }];
 }
 
+/** One line per problem, in file order. */
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
   const seen = new Set<string>();
-  return issues.filter((i) => {
+  return [...issues].sort((a, b) => a.line - b.line || a.col - b.col).filter((i) => {
     const k = `${i.line}:${i.col}:${i.message}`;
     if (seen.has(k)) return false;
     seen.add(k);

@@ -11,6 +11,11 @@ const accountSchema = z.discriminatedUnion(
   Object.values(providerKinds).map((k) => k.accountSchema) as unknown as [z.ZodObject, ...z.ZodObject[]],
 );
 
+/** At the top level an account is only checked for its kind; its own schema runs next, so every error is reported at once. */
+const accountHead = z.looseObject({
+  kind: z.enum(kinds, { message: `kind must be one of ${kinds.join(', ')}` }),
+});
+
 export const topSchema = z.strictObject({
   database: z.strictObject({ url: z.string().min(1).optional() }).optional(),
   dataDir: z.string().min(1).default('./.hookwarden'),
@@ -29,7 +34,7 @@ export const topSchema = z.strictObject({
       concurrency: z.number().int().min(1).max(64).default(8),
     })
     .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8 }),
-  providers: z.record(name, accountSchema),
+  providers: z.record(name, accountHead),
   subscriptions: z
     .array(
       z.looseObject({
@@ -40,13 +45,11 @@ export const topSchema = z.strictObject({
     .default([]),
 });
 
-/** Only the kinds registered can appear; the message lists them. */
-export const knownKinds = kinds;
 
 /** The JSON Schema of the whole file, for editors. */
 export function configJsonSchema(): unknown {
   const subscription = z.union(Object.values(providerKinds).map((k) => k.subscriptionSchema) as unknown as [z.ZodObject, ...z.ZodObject[]]);
-  const full = topSchema.extend({ subscriptions: z.array(subscription).optional() });
+  const full = topSchema.extend({ providers: z.record(name, accountSchema), subscriptions: z.array(subscription).optional() });
   return {
     $id: 'https://hookwarden.dev/schema/config.json',
     title: 'hookwarden configuration',

@@ -14,7 +14,6 @@ export const REDACT_PATHS = [
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
-      name: 'hookwarden',
       level: opts.level ?? process.env.HOOKWARDEN_LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: undefined,

@@ -209,7 +209,7 @@ class Executor {
       if (row && patch) {
         const written = await store.updateSubscription(row.id, row.version, patch);
         if (!written) {
-          logger.warn({ provider: account, name: a.name }, 'row changed under us (another replica); leaving it to the next pass');
+          logger.warn({ provider: account, subscription: a.name }, 'row changed under us (another replica); leaving it to the next pass');
           await journal('failed', { error: 'fenced: the row version moved', errorCode: 'FENCED' });
           return { ...a, outcome: 'skipped', error: 'fenced by another writer' };
         }
@@ -219,7 +219,7 @@ class Executor {
       await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
       metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
       logger.info(
-        { provider: account, name: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
+        { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
         `${a.action} ${a.name}: ${a.message}`,
       );
       return { ...a, outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
@@ -235,7 +235,7 @@ class Executor {
         const written = await store.updateSubscription(row.id, row.version, this.#failurePatch(a, row, err));
         if (written) this.#rows.set(a.name, written);
       }
-      logger.error({ provider: account, name: a.name, action: a.action, reason: a.reason, code, err: message }, `${a.action} ${a.name} failed`);
+      logger.error({ provider: account, subscription: a.name, action: a.action, reason: a.reason, code, err: message }, `${a.action} ${a.name} failed`);
       return { ...a, outcome: 'failed', error: message, errorCode: code };
     }
   }

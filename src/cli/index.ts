@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { configJsonSchema } from '../config/schema.js';
+import { errorMessage } from '../lib/errors.js';
+import type { ActionReport, PassReport } from '../reconcile/reconciler.js';
+import { statusDocument } from '../server/status.js';
+import { EXIT, loadOrExit, withApp } from './common.js';
+import { runDaemon } from './run.js';
+import { runDemo } from './demo.js';
+import { runSandbox } from './sandbox.js';
+import { printJson, table } from './output.js';
+
+const program = new Command()
+  .name('hookwarden')
+  .description('Keeps webhook subscriptions on contact-center platforms alive.\nExit codes: 0 ok, 1 something failed, 2 invalid config, 3 deletions refused.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+const configOption = () => new Option('-c, --config <file>', 'the YAML config').makeOptionMandatory();
+
+program
+  .command('validate')
+  .description('check a config file; exit 0, or 2 with every error as file:line:col')
+  .addOption(configOption())
+  .action((o: { config: string }) => {
+    const c = loadOrExit(o.config);
+    process.stdout.write(`${o.config}: valid (${c.desired.length} subscriptions, ${Object.keys(c.accounts).length} provider accounts)\n`);
+  });
+
+program
+  .command('plan')
+  .description('show what apply would do; writes nothing at the providers or in Postgres')
+  .addOption(configOption())
+  .option('--json', 'one JSON document on stdout')
+  .option('--allow-mass-delete', 'plan as if deleting more than half of what hookwarden owns were confirmed')
+  .action(async (o: { config: string; json?: boolean; allowMassDelete?: boolean }) => {
+    const code = await withApp(o.config, { readOnly: true }, async (app) => {
+      const reports: PassReport[] = [];
+      for (const a of app.reconciler.accounts) reports.push(await app.reconciler.pass(a, { dryRun: true, allowMassDelete: o.allowMassDelete ?? false }));
+      return report(reports, o.json ?? false);
+    });
+    process.exit(code);
+  });
+
+program
+  .command('apply')
+  .description('one reconcile pass over every provider account; non-zero exit when something failed')
+  .addOption(configOption())
+  .option('--json', 'one JSON document on stdout')
+  .option('--allow-mass-delete', 'confirm deleting more than half of what hookwarden owns in an account')
+  .action(async (o: { config: string; json?: boolean; allowMassDelete?: boolean }) => {
+    const code = await withApp(o.config, {}, async (app) => {
+      const reports: PassReport[] = [];
+      for (const a of app.reconciler.accounts) reports.push(await app.reconciler.pass(a, { allowMassDelete: o.allowMassDelete ?? false }));
+      return report(reports, o.json ?? false);
+    });
+    process.exit(code);
+  });
+
+program
+  .command('run')
+  .description('the daemon: reconcile continuously, serve /metrics, /healthz, /readyz and /status')
+  .addOption(configOption())
+  .option('--allow-mass-delete', 'confirm deleting more than half of what hookwarden owns in an account')
+  .action(async (o: { config: string; allowMassDelete?: boolean }) => runDaemon(o.config, { allowMassDelete: o.allowMassDelete ?? false }));
+
+program
+  .command('status')
+  .description('what Postgres records: provider, name, remote id, state, expiry, next check, last error')
+  .addOption(configOption())
+  .option('--json', 'one JSON document on stdout')
+  .action(async (o: { config: string; json?: boolean }) => {
+    await withApp(o.config, { readOnly: true }, async (app) => {
+      const doc = app.migrated ? await statusDocument(app.store) : { subscriptions: [] };
+      if (o.json) return printJson(doc);
+      process.stdout.write(
+        `${table(
+          ['PROVIDER', 'NAME', 'STATE', 'REMOTE ID', 'EXPIRES AT', 'NEXT CHECK', 'LAST ERROR'],
+          doc.subscriptions.map((s) => [s.provider, s.name, s.state, s.remoteId, s.expiresAt, s.nextCheckAt, s.lastError ? `${s.lastErrorCode}: ${s.lastError}` : '']),
+        )}\n`,
+      );
+    });
+    process.exit(EXIT.ok);
+  });
+
+program
+  .command('demo')
+  .description('the sandboxes, an embedded Postgres and the daemon with a demo config; Ctrl-C stops it')
+  .option('--listen <host:port>', 'status page and metrics', '127.0.0.1:9464')
+  .option('--data-dir <dir>', 'where the embedded Postgres keeps its data', './.hookwarden/demo')
+  .option('--lifetime <seconds>', 'subscription lifetime granted by the sandbox', '30')
+  .action(async (o: { listen: string; dataDir: string; lifetime: string }) => runDemo(o));
+
+program
+  .command('sandbox')
+  .description('run the provider sandboxes on their own, to try a config without touching Avaya')
+  .option('--listen <host:port>', 'where the Infinity sandbox listens', '127.0.0.1:8787')
+  .option('--lifetime <seconds>', 'subscription lifetime', '900')
+  .option('--token-lifetime <seconds>', 'access token lifetime', '900')
+  .action(async (o: { listen: string; lifetime: string; tokenLifetime: string }) => runSandbox(o));
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the config file (for editors)')
+  .action(() => printJson(configJsonSchema()));
+
+function report(reports: PassReport[], json: boolean): number {
+  const actions = reports.flatMap((r) => r.actions);
+  const orphans = reports.flatMap((r) => r.orphans);
+  const errors = reports.filter((r) => r.error).map((r) => ({ provider: r.provider, error: r.error }));
+  if (json) printJson({ actions: actions.map(actionJson), orphans, errors });
+  else {
+    process.stdout.write(`${table(['PROVIDER', 'NAME', 'ACTION', 'REASON', 'OUTCOME', 'MESSAGE'], actions.map((a) => [a.provider, a.name, a.action, a.reason, a.outcome, a.error ? `${a.message} — ${a.error}` : a.message]))}\n`);
+    for (const o of orphans) process.stdout.write(`orphan: ${o.provider} ${o.remoteId} (${o.matchKey})${o.deleted ? ' — deleting' : ' — reported only'}\n`);
+    for (const e of errors) process.stderr.write(`${e.provider}: ${e.error}\n`);
+  }
+  if (errors.length || actions.some((a) => a.outcome === 'failed')) return EXIT.failed;
+  if (actions.some((a) => a.reason === 'mass-delete-refused')) return EXIT.refused;
+  return EXIT.ok;
+}
+
+function actionJson(a: ActionReport) {
+  return {
+    provider: a.provider,
+    name: a.name,
+    action: a.action,
+    reason: a.reason,
+    message: a.message,
+    outcome: a.outcome,
+    ...(a.remoteId ? { remoteId: a.remoteId } : {}),
+    ...(a.newRemoteId ? { newRemoteId: a.newRemoteId } : {}),
+    ...(a.changes ? { changes: a.changes } : {}),
+    ...(a.error ? { error: a.error, errorCode: a.errorCode } : {}),
+  };
+}
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`hookwarden: ${errorMessage(err)}\n`);
+  process.exit(EXIT.failed);
+});

@@ -1,0 +1,72 @@
+import type { Config } from '../config/load.js';
+import type { Logger } from '../lib/logger.js';
+import { createApp, openDatabase, type App } from '../main.js';
+import { startServer, type ServerDeps } from '../server/http.js';
+import { cliLogger, EXIT, loadOrExit } from './common.js';
+
+export interface Daemon {
+  app: App;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Database, app, HTTP server and scheduler, started in that order and stopped in reverse. */
+export async function startDaemon(config: Config, logger: Logger, opts: { allowMassDelete?: boolean; server?: Partial<ServerDeps> } = {}): Promise<Daemon> {
+  const db = await openDatabase(config, logger);
+  const app = await createApp(config, db.url, { logger, allowMassDelete: opts.allowMassDelete ?? false });
+  const server = await startServer(config.listen.host, config.listen.port, {
+    store: app.store,
+    metrics: app.metrics,
+    clock: app.clock,
+    logger,
+    ready: () => app.scheduler.ready,
+    ...opts.server,
+  });
+  app.scheduler.start();
+  logger.info({ listen: server.url, subscriptions: config.desired.length, accounts: Object.keys(config.accounts) }, `hookwarden running; status at ${server.url}/status`);
+  return {
+    app,
+    url: server.url,
+    async stop() {
+      await app.scheduler.stop(7000);
+      await server.close();
+      await app.close();
+      await db.stop();
+    },
+  };
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => resolve(s);
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+  });
+}
+
+/**
+ * Graceful stop: running passes finish (in-flight HTTP calls are aborted after 7 s); a
+ * second signal, or 10 s, forces the exit.
+ */
+export async function stopOnSignal(logger: Logger, stop: () => Promise<void>): Promise<never> {
+  const signal = await untilSignal();
+  logger.info({ signal }, 'stopping: finishing running passes');
+  const force = () => {
+    logger.error('forced exit before a clean stop');
+    process.exit(EXIT.failed);
+  };
+  setTimeout(force, 10_000).unref();
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  await stop();
+  logger.info('stopped');
+  process.exit(EXIT.ok);
+}
+
+export async function runDaemon(file: string, opts: { allowMassDelete: boolean }): Promise<void> {
+  const config = loadOrExit(file);
+  const logger = cliLogger();
+  const daemon = await startDaemon(config, logger, opts);
+  await stopOnSignal(logger, () => daemon.stop());
+}

@@ -1,0 +1,130 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../lib/clock.js';
+import { formatDuration } from '../domain/duration.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { Store } from '../store/types.js';
+import { statusDocument, type StatusRow } from './status.js';
+
+export interface ServerDeps {
+  store: Store;
+  metrics: Metrics;
+  clock: Clock;
+  logger: Logger;
+  /** True once the first round of passes is done. */
+  ready: () => boolean;
+  /** Extra routes (the demo's break/mend buttons). */
+  extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** Extra HTML for the status page. */
+  banner?: string;
+}
+
+/** /metrics, /healthz, /readyz and /status (HTML, or JSON with ?format=json or Accept: application/json). */
+export async function startServer(host: string, port: number, deps: ServerDeps): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    handle(req, res, deps).catch((err) => {
+      deps.logger.error({ err: (err as Error).message, path: req.url }, 'status server error');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  return {
+    server,
+    url,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDeps): Promise<void> {
+  const u = new URL(req.url ?? '/', 'http://localhost');
+  if (deps.extra && (await deps.extra(req, res))) return;
+  switch (u.pathname) {
+    case '/metrics': {
+      const body = await deps.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+      res.end(body);
+      return;
+    }
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    case '/readyz': {
+      const ok = deps.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'ready\n' : 'starting: first reconcile pass not finished\n');
+      return;
+    }
+    case '/status':
+    case '/': {
+      const doc = await statusDocument(deps.store, { history: 30 });
+      const wantsJson = u.searchParams.get('format') === 'json' || (req.headers.accept ?? '').includes('application/json');
+      if (wantsJson) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(doc, null, 2));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(statusHtml(doc, deps.clock.now(), deps.banner));
+      return;
+    }
+    default:
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
+  }
+}
+
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function relative(iso: string | null, now: Date): string {
+  if (!iso) return '';
+  const s = (Date.parse(iso) - now.getTime()) / 1000;
+  return s >= 0 ? `in ${formatDuration(s)}` : `${formatDuration(-s)} ago`;
+}
+
+function statusHtml(doc: Awaited<ReturnType<typeof statusDocument>>, now: Date, banner = ''): string {
+  const row = (s: StatusRow) => `<tr class="${esc(s.state)}">
+  <td>${esc(s.provider)}</td><td>${esc(s.name)}</td><td><span class="state">${esc(s.state)}</span></td>
+  <td><code>${esc(s.remoteId ?? '')}</code>${s.previousRemoteId ? `<br><small>was <code>${esc(s.previousRemoteId)}</code></small>` : ''}</td>
+  <td title="${esc(s.expiresAt)}">${esc(relative(s.expiresAt, now))}</td>
+  <td title="${esc(s.nextCheckAt)}">${esc(relative(s.nextCheckAt, now))}</td>
+  <td>${s.lastError ? `<span class="err">${esc(s.lastErrorCode)}: ${esc(s.lastError)}</span>` : ''}</td></tr>`;
+  const hist = (doc.history ?? [])
+    .map((h) => `<tr><td>${esc(h.at)}</td><td>${esc(h.provider)}</td><td>${esc(h.name)}</td><td>${esc(h.action)}</td><td>${esc(h.reason)}</td><td>${esc(h.phase)}</td><td>${esc(h.error ?? h.message)}</td></tr>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>hookwarden status</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin-bottom:2em;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}
+.state{padding:.1em .5em;border-radius:.6em;background:#ddd}
+tr.active .state{background:#c8f0c8}tr.failing .state,tr.rejected .state{background:#f6c6c6}
+tr.inactive .state,tr.pending .state{background:#f8e6b0}tr.deleted{color:#999}
+.err{color:#a00}code{font-size:12px}
+</style></head><body>
+<h1>hookwarden</h1>
+<p>${esc(now.toISOString())} · <a href="/status?format=json">JSON</a> · <a href="/metrics">metrics</a></p>
+${banner}
+<h2>Subscriptions</h2>
+<table><tr><th>Provider</th><th>Name</th><th>State</th><th>Remote id</th><th>Expires</th><th>Next check</th><th>Last error</th></tr>
+${doc.subscriptions.map(row).join('\n') || '<tr><td colspan="7">nothing recorded yet</td></tr>'}
+</table>
+<h2>Recent actions</h2>
+<table><tr><th>At</th><th>Provider</th><th>Name</th><th>Action</th><th>Reason</th><th>Phase</th><th>Message</th></tr>
+${hist}
+</table>
+</body></html>`;
+}

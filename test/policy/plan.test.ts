@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { plan } from '../../src/policy/plan.js';
+import { desired, input, NOW, observed, recorded, secondsFromNow } from '../fixtures/builders.js';
+
+const brief = (r: ReturnType<typeof plan>) => r.actions.map((a) => `${a.name}:${a.action}:${a.reason}`);
+
+describe('plan: one declared subscription', () => {
+  it.each([
+    {
+      name: 'nothing anywhere: create',
+      in: input({ desired: [desired('a')] }),
+      want: ['a:create:missing'],
+    },
+    {
+      name: 'an unclaimed exact match: adopt it (and renew to learn its lifetime)',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { fingerprint: 'fp-a' })] }),
+      want: ['a:adopt:found-existing', 'a:renew:lifetime-unknown'],
+    },
+    {
+      name: 'a drifted subscription on the same callback URL: adopt, then update',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { matchKey: 'https://hooks.example.com/a', spec: { events: ['X'], family: ['AGENT'] } })] }),
+      want: ['a:adopt:found-existing', 'a:update:drift', 'a:renew:lifetime-unknown'],
+    },
+    {
+      name: 'a match already bound to another name is not adopted',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { fingerprint: 'fp-a' })], recorded: [recorded('b', { remoteId: 'r1' })] }),
+      // (b is the only subscription owned: deleting it would be "more than half".)
+      want: ['a:create:missing', 'b:none:mass-delete-refused'],
+    },
+    {
+      name: 'recorded but gone at the provider: recreate',
+      in: input({ desired: [desired('a')], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:recreate:lost-at-provider'],
+    },
+    {
+      name: 'bound and in sync, renewal not due: nothing',
+      in: input({ desired: [desired('a')], observed: [observed('r1')], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:none:in-sync'],
+    },
+    {
+      name: 'within renewBefore of expiry: renew',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { expiresAt: secondsFromNow(200) })], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:renew:renewal-due'],
+    },
+    {
+      name: 'INACTIVE: reactivate',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { status: 'INACTIVE' })], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:reactivate:inactive'],
+    },
+    {
+      name: 'past expiry but still listed ACTIVE: renew',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { expiresAt: secondsFromNow(-1) })], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:renew:expired'],
+    },
+    {
+      name: 'PENDING: wait',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { status: 'PENDING' })], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:none:in-sync'],
+    },
+    {
+      name: 'drift where the provider cannot update: recreate',
+      in: input({ caps: { renew: true, update: false }, desired: [desired('a')], observed: [observed('r1', { spec: { events: ['X'], family: ['AGENT'] } })], recorded: [recorded('a', { remoteId: 'r1' })] }),
+      want: ['a:recreate:drift-needs-recreate'],
+    },
+    {
+      name: 'failed recently, backoff not elapsed: wait',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { expiresAt: secondsFromNow(100) })], recorded: [recorded('a', { remoteId: 'r1', failureCount: 2, nextCheckAt: secondsFromNow(5) })] }),
+      want: ['a:none:backing-off'],
+    },
+    {
+      name: 'rejected spec, config unchanged: wait for a config change',
+      in: input({ desired: [desired('a')], recorded: [recorded('a', { state: 'rejected', failureCount: 1 })] }),
+      want: ['a:none:rejected-until-config-changes'],
+    },
+    {
+      name: 'rejected spec, config changed: try again',
+      in: input({ desired: [desired('a', { hash: 'new' })], recorded: [recorded('a', { state: 'rejected', failureCount: 1, nextCheckAt: secondsFromNow(30) })] }),
+      want: ['a:create:missing'],
+    },
+  ])('$name', ({ in: i, want }) => {
+    expect(brief(plan(i))).toEqual(want);
+  });
+});
+
+describe('plan: the account as a whole', () => {
+  it('orders the most urgent renewals first', () => {
+    const r = plan(
+      input({
+        desired: [desired('late'), desired('soon')],
+        observed: [observed('r-late', { expiresAt: secondsFromNow(250) }), observed('r-soon', { expiresAt: secondsFromNow(10) })],
+        recorded: [recorded('late', { remoteId: 'r-late' }), recorded('soon', { remoteId: 'r-soon' })],
+      }),
+    );
+    expect(brief(r)).toEqual(['soon:renew:renewal-due', 'late:renew:renewal-due']);
+  });
+
+  it('keeps the healthiest of several matches and deletes the others', () => {
+    const r = plan(
+      input({
+        desired: [desired('a')],
+        observed: [
+          observed('old', { fingerprint: 'fp-a', status: 'INACTIVE' }),
+          observed('best', { fingerprint: 'fp-a', expiresAt: secondsFromNow(800) }),
+          observed('short', { fingerprint: 'fp-a', expiresAt: secondsFromNow(400) }),
+        ],
+      }),
+    );
+    expect(r.actions.map((a) => `${a.action}:${a.remoteId}`)).toEqual(['adopt:best', 'renew:best', 'delete:short', 'delete:old']);
+  });
+
+  it('reports orphans and deletes them only when told to', () => {
+    const base = { observed: [observed('stray')] };
+    expect(plan(input(base)).orphans).toEqual([{ provider: 'acct', remoteId: 'stray', matchKey: 'https://hooks.example.com/stray', deleted: false }]);
+    expect(plan(input(base)).actions).toEqual([]);
+    expect(brief(plan(input({ ...base, deleteOrphans: true })))).toEqual(['stray:delete:orphan']);
+  });
+
+  it.each([
+    // Two of four is half: allowed. Three of four is more than half: refused.
+    { removed: 2, owned: 4, refused: false },
+    { removed: 3, owned: 4, refused: true },
+    { removed: 1, owned: 1, refused: true },
+    { removed: 1, owned: 3, refused: false },
+  ])('removing $removed of $owned owned: refused=$refused', ({ removed, owned, refused }) => {
+    const names = Array.from({ length: owned }, (_, i) => `s${i}`);
+    const keep = names.slice(removed);
+    const r = plan(
+      input({
+        desired: keep.map((n) => desired(n)),
+        observed: names.map((n) => observed(`r-${n}`)),
+        recorded: names.map((n) => recorded(n, { remoteId: `r-${n}` })),
+      }),
+    );
+    const reasons = r.actions.filter((a) => !keep.includes(a.name)).map((a) => a.reason);
+    expect(reasons).toEqual(Array(removed).fill(refused ? 'mass-delete-refused' : 'removed-from-config'));
+    const confirmed = plan(input({ desired: keep.map((n) => desired(n)), observed: names.map((n) => observed(`r-${n}`)), recorded: names.map((n) => recorded(n, { remoteId: `r-${n}` })), allowMassDelete: true }));
+    expect(confirmed.actions.filter((a) => a.action === 'delete')).toHaveLength(removed);
+  });
+
+  it('schedules the next look at the renewal time, or the periodic pass if sooner', () => {
+    const r = plan(input({ desired: [desired('a')], observed: [observed('r1', { expiresAt: secondsFromNow(320) })], recorded: [recorded('a', { remoteId: 'r1' })] }));
+    // 320 s left, renewBefore 297 s (+ jitter): due in at most 23 s, sooner than the 60 s pass.
+    const next = r.nextCheck.get('a')!.getTime() - NOW.getTime();
+    expect(next).toBeLessThanOrEqual(23_000);
+    expect(next).toBeGreaterThanOrEqual(0);
+  });
+
+  it('is pure: the same input gives the same plan', () => {
+    const i = input({ desired: [desired('a'), desired('b')], observed: [observed('r1', { fingerprint: 'fp-a' })] });
+    expect(plan(i)).toEqual(plan(i));
+  });
+});
