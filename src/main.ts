@@ -87,6 +87,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     concurrency: config.defaults.concurrency,
     allowMassDelete: opts.allowMassDelete ?? false,
   });
+  let closing: Promise<void> | undefined;
   return {
     config,
     store,
@@ -96,10 +97,14 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     metrics,
     clock,
     migrated,
-    async close() {
-      await scheduler.stop();
-      await store.close();
-      if (!opts.dispatcher) await dispatcher.close();
+    close() {
+      // Idempotent: a second close waits for the first.
+      closing ??= (async () => {
+        await scheduler.stop();
+        await store.close();
+        if (!opts.dispatcher) await dispatcher.close();
+      })();
+      return closing;
     },
   };
 }

@@ -17,7 +17,7 @@ const account = `providers:
 const sub = (body: string) => `${account}subscriptions:\n  - name: s\n    provider: infinity\n${body}`;
 const good = sub('    family: [AGENT]\n    events: [ALL]\n    callback:\n      url: https://hooks.example.com/a\n');
 
-function issues(text: string, env: Record<string, string> = { SECRET: 'x' }): string[] {
+function issues(text: string, env: Record<string, string | undefined> = { SECRET: "x" }): string[] {
   try {
     parseConfig(text, 'c.yaml', { env });
   } catch (err) {

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/store/migrate.js';
+import { PrismaStore } from '../../src/store/prisma.js';
+import { ROOT } from '../fixtures/cli.js';
+import { freshDatabase, query } from '../fixtures/db.js';
+
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let store: PrismaStore;
+beforeAll(async () => {
+  db = await freshDatabase();
+  store = new PrismaStore(db.url);
+});
+afterAll(async () => {
+  await store.close();
+  await db.drop();
+});
+
+const PG_TYPE: Record<string, string> = { String: 'text', Int: 'integer', BigInt: 'bigint', Boolean: 'boolean', DateTime: 'timestamp without time zone' };
+const DB_ATTR: Record<string, string> = { '@db.Uuid': 'uuid', '@db.Timestamptz(3)': 'timestamp with time zone' };
+
+/** Columns as schema.prisma declares them: table -> column -> "type null|not null". */
+function declaredColumns(): Map<string, Map<string, string>> {
+  const text = readFileSync(join(ROOT, 'prisma', 'schema.prisma'), 'utf8');
+  const out = new Map<string, Map<string, string>>();
+  for (const m of text.matchAll(/^model \w+ \{([\s\S]*?)^\}/gm)) {
+    const body = m[1]!;
+    const table = /@@map\("(\w+)"\)/.exec(body)![1]!;
+    const cols = new Map<string, string>();
+    for (const line of body.split('\n')) {
+      const f = /^\s+(\w+)\s+(\w+)(\?)?(.*)$/.exec(line);
+      if (!f || line.trim().startsWith('//') || line.trim().startsWith('@@')) continue;
+      const attr = Object.keys(DB_ATTR).find((a) => f[4]!.includes(a));
+      cols.set(f[1]!, `${attr ? DB_ATTR[attr] : PG_TYPE[f[2]!]} ${f[3] ? 'null' : 'not null'}`);
+    }
+    out.set(table, cols);
+  }
+  return out;
+}
+
+describe('Postgres store', () => {
+  it('schema.prisma and the committed migrations agree, column for column', async () => {
+    const rows = await query<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
+      db.url,
+      `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`,
+    );
+    const actual = new Map<string, Map<string, string>>();
+    for (const r of rows) {
+      if (!actual.has(r.table_name)) actual.set(r.table_name, new Map());
+      actual.get(r.table_name)!.set(r.column_name, `${r.data_type} ${r.is_nullable === 'YES' ? 'null' : 'not null'}`);
+    }
+    const declared = declaredColumns();
+    expect([...actual.keys()].sort()).toEqual([...declared.keys()].sort());
+    for (const [table, cols] of declared) expect(Object.fromEntries(actual.get(table)!), table).toEqual(Object.fromEntries(cols));
+    const indexes = await query<{ indexname: string }>(db.url, `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`);
+    expect(indexes.map((i) => i.indexname)).toEqual(expect.arrayContaining(['subscription_provider_name_key', 'subscription_nextCheckAt_idx', 'history_provider_name_at_idx']));
+  });
+
+  it("migrations are recorded in Prisma's table and applying them again changes nothing", async () => {
+    expect(await migrate(db.url)).toEqual([]);
+    const applied = await query<{ migration_name: string; applied_steps_count: number }>(db.url, 'SELECT migration_name, applied_steps_count FROM "_prisma_migrations"');
+    expect(applied).toEqual([{ migration_name: '20261122000000_init', applied_steps_count: 1 }]);
+  });
+
+  it('two replicas migrating at once apply each migration once', async () => {
+    const other = await freshDatabase(false);
+    const results = await Promise.all([migrate(other.url), migrate(other.url), migrate(other.url)]);
+    expect(results.flat()).toEqual(['20261122000000_init']);
+    await other.drop();
+  });
+
+  it('fences writes by row version: the second writer of a version loses', async () => {
+    const row = await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000001', provider: 'p', name: 'fenced', kind: 'k', state: 'pending', nextCheckAt: new Date() });
+    expect(row!.version).toBe(0);
+    const a = await store.updateSubscription(row!.id, 0, { state: 'active' });
+    const b = await store.updateSubscription(row!.id, 0, { state: 'failing' });
+    expect(a!.version).toBe(1);
+    expect(b).toBeNull();
+    expect((await store.listSubscriptions('p'))[0]!.state).toBe('active');
+    expect(await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000002', provider: 'p', name: 'fenced', kind: 'k', state: 'pending', nextCheckAt: new Date() })).toBeNull();
+  });
+
+  it('holds one lease per account across connections', async () => {
+    const other = new PrismaStore(db.url);
+    let inner: unknown;
+    const outer = await store.withAccountLease('acct', async () => {
+      inner = await other.withAccountLease('acct', async () => 'should not run');
+      return 'ran';
+    });
+    expect(outer).toEqual({ ran: true, value: 'ran' });
+    expect(inner).toEqual({ ran: false });
+    expect(await other.withAccountLease('acct', async () => 'free again')).toEqual({ ran: true, value: 'free again' });
+    await other.close();
+  });
+
+  it('lists due accounts, most overdue first', async () => {
+    const now = new Date('2026-06-01T00:00:00Z');
+    await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000010', provider: 'later', name: 'x', kind: 'k', state: 'active', nextCheckAt: new Date(now.getTime() - 1000) });
+    await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000011', provider: 'earlier', name: 'x', kind: 'k', state: 'active', nextCheckAt: new Date(now.getTime() - 60_000) });
+    await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000012', provider: 'future', name: 'x', kind: 'k', state: 'active', nextCheckAt: new Date(now.getTime() + 60_000) });
+    const due = await store.dueProviders(now);
+    expect(due.indexOf('earlier')).toBeLessThan(due.indexOf('later'));
+    expect(due).not.toContain('future');
+  });
+});
