@@ -1,6 +1,6 @@
 import type { ProviderKind } from '../types.js';
-import { TokenSource } from './auth.js';
-import { InfinityClient } from './client.js';
+import { AvayaSubscriptionClient } from '../avaya-common/client.js';
+import { TokenSource } from '../avaya-common/oauth.js';
 import { infinityAccountSchema, infinitySubscriptionSchema, type InfinityAccount, type InfinitySubscriptionConfig } from './config.js';
 import { fromWire, toCreateBody, toDesired } from './mapping.js';
 
@@ -25,7 +25,7 @@ export const avayaInfinity: ProviderKind<InfinityAccount, InfinitySubscriptionCo
       timeoutMs: acc.timeout * 1000,
       operation: label,
     });
-    const client = new InfinityClient({
+    const client = new AvayaSubscriptionClient({
       dispatcher: deps.dispatcher,
       apiUrl: (acc.apiUrl ?? base + INFINITY_API_PATH).replace(/\/+$/, ''),
       tokens,
@@ -45,7 +45,7 @@ export const avayaInfinity: ProviderKind<InfinityAccount, InfinitySubscriptionCo
       create: async (d, signal) => fromWire(await client.create(toCreateBody(d), signal)),
       update: async (id, d, signal) => fromWire(await client.patch(id, toCreateBody(d), signal)),
       renew: async (id, _d, signal) => fromWire(await client.renew(id, undefined, signal)),
-      delete: (id, signal) => client.delete(id, signal),
+      delete: (id, signal) => client.remove(id, signal),
     };
   },
 };

@@ -1,67 +1,13 @@
-import { z } from 'zod';
 import type { DesiredSubscription, ObservedSubscription, Spec } from '../../domain/types.js';
 import { canonicalJson, sha256 } from '../../lib/hash.js';
 import type { SubscriptionDefaults } from '../types.js';
 import type { InfinitySubscriptionConfig } from './config.js';
+import type { CreateSubscriptionBody, WireSubscription, WireTransport } from '../avaya-common/wire.js';
 
 /**
  * Between hookwarden's Desired/Observed and the Infinity wire format
  * (components.schemas of the Notifications OpenAPI, field for field).
  */
-
-export interface WireTransport {
-  type: 'WEBHOOK';
-  method?: 'POST' | 'PUT';
-  endpoint?: string;
-  authToken?: string;
-  authTokenHeader?: string;
-}
-
-export interface CreateSubscriptionBody {
-  family: string[];
-  events: string[];
-  transport: WireTransport;
-}
-
-/** Response Subscription. `family` is an array in the schema; the list example shows a string: accept both. */
-export const wireSubscription = z.object({
-  subscriptionId: z.string().min(1),
-  createdAt: z.iso.datetime({ offset: true }).optional(),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
-  expiresIn: z.number().int().optional(),
-  status: z.enum(['ACTIVE', 'INACTIVE', 'PENDING']),
-  family: z.union([z.array(z.string()), z.string().transform((s) => [s])]),
-  events: z.array(z.string()),
-  transport: z.object({
-    type: z.string(),
-    method: z.string().optional(),
-    endpoint: z.string().optional(),
-    authToken: z.string().optional(),
-    authTokenHeader: z.string().optional(),
-  }),
-});
-export type WireSubscription = z.output<typeof wireSubscription>;
-
-export const wirePage = z.object({
-  pagination: z
-    .object({
-      pageNumber: z.number().int().optional(),
-      pageSize: z.number().int().optional(),
-      total: z.number().int().optional(),
-      totalPages: z.number().int().optional(),
-    })
-    .optional(),
-  subscriptions: z.array(wireSubscription).default([]),
-  links: z.object({ prev: z.string().optional(), next: z.string().optional() }).optional(),
-});
-
-export const wireToken = z.object({
-  access_token: z.string().min(1),
-  expires_in: z.number().positive(),
-  token_type: z.string().optional(),
-  scope: z.string().optional(),
-});
-
 const sorted = (xs: readonly string[]) => [...new Set(xs)].sort();
 const normalUrl = (u: string | undefined) => {
   if (!u) return '';

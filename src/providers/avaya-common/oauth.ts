@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../../lib/clock.js';
 import { ProviderError } from '../../lib/errors.js';
 import { errorFromResponse, requestJson } from '../../lib/http.js';
-import { wireToken } from './mapping.js';
+import { wireToken } from './wire.js';
 
 /**
  * OAuth2 client-credentials token, cached and refreshed before it expires (a tenth of its

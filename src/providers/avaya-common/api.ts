@@ -1,0 +1,68 @@
+import type { Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { ProviderError } from '../../lib/errors.js';
+import { errorFromResponse, requestJson, type JsonResponse } from '../../lib/http.js';
+import type { TokenSource } from './oauth.js';
+
+export interface BearerApiOptions {
+  dispatcher: Dispatcher;
+  /** Base URL every path is appended to. */
+  apiUrl: string;
+  tokens: TokenSource;
+  timeoutMs: number;
+  /** Extra headers on every call (AXP's appkey). */
+  headers?: Record<string, string>;
+  /** Prefix of every error message: "<kind> <account>". */
+  label: string;
+}
+
+/** A JSON API behind an OAuth bearer token: one call, a fresh token once on 401, typed errors. */
+export class BearerApi {
+  constructor(protected readonly opts: BearerApiOptions) {}
+
+  async call(method: Dispatcher.HttpMethod, path: string, json?: unknown, signal?: AbortSignal): Promise<JsonResponse> {
+    const operation = this.operation(method, path);
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.opts.tokens.get(signal);
+      const res = await requestJson(this.opts.dispatcher, {
+        method,
+        url: this.opts.apiUrl + path,
+        headers: { ...this.opts.headers, authorization: `Bearer ${token}` },
+        ...(json !== undefined ? { json } : {}),
+        ...(signal ? { signal } : {}),
+        timeoutMs: this.opts.timeoutMs,
+        operation,
+      });
+      if (res.status === 401 && attempt === 0) {
+        this.opts.tokens.invalidate();
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** The body of a successful answer, validated; anything else a ProviderError naming the call. */
+  expect<S extends z.ZodType>(res: JsonResponse, ok: number[], method: string, path: string, schema: S): z.output<S> {
+    const operation = this.operation(method, path);
+    if (!ok.includes(res.status)) throw errorFromResponse(operation, res);
+    const parsed = schema.safeParse(res.body);
+    if (!parsed.success) {
+      const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+      throw new ProviderError('PROVIDER_BAD_RESPONSE', `${operation}: unexpected response body: ${where}`, 'retryable', { status: res.status, operation });
+    }
+    return parsed.data;
+  }
+
+  /** Deleting what is already gone (404) counts as done. */
+  async delete(path: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.call('DELETE', path, undefined, signal);
+    if (res.status === 204 || res.status === 200 || res.status === 404) return;
+    throw errorFromResponse(this.operation('DELETE', path), res);
+  }
+
+  /** "kind account: METHOD /path" with ids and the query left out, so messages group well. */
+  protected operation(method: string, path: string): string {
+    const shape = path.split('?')[0]!.replace(/\/[0-9a-fA-F-]{36}(?=[/:]|$)/g, '/{id}');
+    return `${this.opts.label}: ${method} ${shape}`;
+  }
+}
