@@ -12,6 +12,9 @@ import { startEmbeddedPostgres } from './store/embedded.js';
 import { isMigrated, migrate } from './store/migrate.js';
 import { PrismaStore } from './store/prisma.js';
 import type { Store } from './store/types.js';
+import { createProbeDispatcher } from './watchdog/probe.js';
+import { Prober } from './watchdog/prober.js';
+import { targetSpecs } from './watchdog/targets.js';
 
 /**
  * The composition root: clock, logger, store, HTTP dispatcher and providers are built here
@@ -21,6 +24,8 @@ export interface AppOptions {
   logger: Logger;
   clock?: Clock;
   dispatcher?: Dispatcher;
+  /** Dispatcher for callback probes (no retries). */
+  probeDispatcher?: Dispatcher;
   rand?: () => number;
   allowMassDelete?: boolean;
   /** plan: read Postgres but never write it (no migrations either). */
@@ -34,6 +39,7 @@ export interface App {
   providers: Map<string, Provider>;
   reconciler: Reconciler;
   scheduler: Scheduler;
+  prober: Prober;
   metrics: Metrics;
   clock: Clock;
   /** False in read-only mode when the database has never been migrated (nothing recorded). */
@@ -69,9 +75,15 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   for (const [account, a] of Object.entries(config.accounts)) {
     providers.set(account, providerKinds[a.kind]!.create(account, a.settings, { dispatcher, clock, logger: logger.child({ provider: account }) }));
   }
-  const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])));
+  const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), { readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])), now: () => clock.now() });
+  const probeDispatcher = opts.probeDispatcher ?? createProbeDispatcher();
+  const readStore = migrated ? store : emptyStore(store);
+  const prober = new Prober(
+    { store: readStore, clock, logger, metrics, dispatcher: probeDispatcher, readOnly: opts.readOnly ?? false },
+    targetSpecs(config.desired, config.watch, config.defaults.probe, config.policies),
+  );
   const reconciler = new Reconciler(
-    { store: migrated ? store : emptyStore(store), providers, clock, logger, metrics, ...(opts.rand ? { rand: opts.rand } : {}) },
+    { store: readStore, providers, clock, logger, metrics, prober, ...(opts.rand ? { rand: opts.rand } : {}) },
     {
       desired: config.desired,
       reconcileEverySeconds: config.defaults.reconcileEverySeconds,
@@ -86,6 +98,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     reconcileEverySeconds: config.defaults.reconcileEverySeconds,
     concurrency: config.defaults.concurrency,
     allowMassDelete: opts.allowMassDelete ?? false,
+    prober,
   });
   let closing: Promise<void> | undefined;
   return {
@@ -94,6 +107,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     providers,
     reconciler,
     scheduler,
+    prober,
     metrics,
     clock,
     migrated,
@@ -103,6 +117,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
         await scheduler.stop();
         await store.close();
         if (!opts.dispatcher) await dispatcher.close();
+        if (!opts.probeDispatcher) await probeDispatcher.close();
       })();
       return closing;
     },
@@ -120,6 +135,9 @@ function emptyStore(store: Store): Store {
     updateSubscription: readOnly,
     appendHistory: readOnly,
     withAccountLease: readOnly,
+    syncTargets: readOnly,
+    listTargets: async () => [],
+    updateTarget: readOnly,
     close: () => store.close(),
   };
 }

@@ -51,3 +51,30 @@ export const name = z
 
 export const nonEmpty = (what: string, max = 4096) =>
   z.string().min(1, { message: `${what} must not be empty` }).max(max, { message: `${what} must be at most ${max} characters` });
+
+/** A provider's callback policy: when it marks a callback unhealthy, disables, then deletes (AXP's published values by default). */
+export const healthPolicy = z
+  .strictObject({
+    unhealthyAfter: z.number().int().min(1).max(1000).default(3),
+    disableAfter: duration('disableAfter').default(8 * 3600),
+    deleteAfter: duration('deleteAfter').default(7 * 86400),
+  })
+  .default({ unhealthyAfter: 3, disableAfter: 8 * 3600, deleteAfter: 7 * 86400 })
+  .transform((p) => ({ unhealthyAfter: p.unhealthyAfter, disableAfterSeconds: p.disableAfter, deleteAfterSeconds: p.deleteAfter }));
+
+export const probeEvent = z.enum(['unknown', 'sample'], { message: 'event is unknown (an event type the provider does not define) or sample (a realistic event)' });
+
+/** Per callback: `probe: false` turns probing off; `probe: { event: sample }` sends a realistic event. */
+export const callbackProbe = z
+  .union([z.boolean(), z.strictObject({ enabled: z.boolean().default(true), event: probeEvent.default('unknown') })])
+  .default(true)
+  .transform((p) => (typeof p === 'boolean' ? { enabled: p, event: 'unknown' as const } : p));
+
+/** The URL a target is known by: normalised, so "https://h/a" and "https://H/a" are one target. */
+export function normalUrl(u: string): string {
+  try {
+    return new URL(u).href;
+  } catch {
+    return u;
+  }
+}

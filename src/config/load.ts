@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import type { DesiredSubscription, RenewBefore } from '../domain/types.js';
+import type { DesiredSubscription, HealthPolicy, RenewBefore } from '../domain/types.js';
+import type { WatchEntry } from '../watchdog/targets.js';
+import { normalUrl } from './common.js';
 import { ConfigError, type ConfigIssue } from '../lib/errors.js';
 import { providerKinds } from '../providers/registry.js';
 import { topSchema } from './schema.js';
@@ -10,7 +12,7 @@ import { topSchema } from './schema.js';
 export interface AccountConfig {
   kind: string;
   /** The validated account block (holds secrets: never log it whole). */
-  settings: { kind: string; deleteOrphans?: boolean } & Record<string, unknown>;
+  settings: { kind: string; deleteOrphans?: boolean; policy: HealthPolicy } & Record<string, unknown>;
 }
 
 export interface Config {
@@ -18,9 +20,12 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   listen: { host: string; port: number };
-  defaults: { reconcileEverySeconds: number; renewBefore: RenewBefore; concurrency: number };
+  defaults: { reconcileEverySeconds: number; renewBefore: RenewBefore; concurrency: number; probe: { everySeconds: number; timeoutSeconds: number } };
   accounts: Record<string, AccountConfig>;
+  /** Each account's callback policy. */
+  policies: Record<string, HealthPolicy>;
   desired: DesiredSubscription[];
+  watch: WatchEntry[];
 }
 
 export interface LoadOptions {
@@ -137,15 +142,35 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   });
   if (issues.length) throw new ConfigError(dedupe(issues));
 
+  const seenWatch = new Set<string>();
+  cfg.watch.forEach((w, i) => {
+    if (seenWatch.has(w.name)) issues.push(...issueAt(doc, pos, file, ['watch', i, 'name'], { message: `watch target "${w.name}" is declared twice` }));
+    seenWatch.add(w.name);
+  });
+  if (issues.length) throw new ConfigError(dedupe(issues));
+
+  const probe = { everySeconds: cfg.defaults.probe.every, timeoutSeconds: cfg.defaults.probe.timeout };
   const [host, port] = splitHostPort(cfg.server.listen);
   return {
     file,
     databaseUrl: cfg.database?.url,
     dataDir: resolve(dirname(resolve(file)), cfg.dataDir),
     listen: { host, port },
-    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency },
+    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, probe },
     accounts: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, { kind: a.kind, settings: a }])),
+    policies: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, a.policy])),
     desired,
+    watch: cfg.watch.map((w) => ({
+      name: w.name,
+      url: normalUrl(w.url),
+      method: w.method,
+      format: w.format,
+      everySeconds: w.every ?? probe.everySeconds,
+      timeoutSeconds: w.timeout ?? probe.timeoutSeconds,
+      event: w.event,
+      headers: w.headers,
+      policy: w.policy,
+    })),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration, name, renewBefore } from './common.js';
+import { duration, healthPolicy, httpsUrl, name, probeEvent, renewBefore } from './common.js';
+import { PROBE_FORMATS } from '../domain/types.js';
 import { providerKinds } from '../providers/registry.js';
 
 /** The top level of the config file; each provider kind adds its own account and subscription schemas. */
@@ -32,9 +33,28 @@ export const topSchema = z.strictObject({
       reconcileEvery: duration('reconcileEvery').default(60),
       renewBefore: renewBefore.default({ percent: 33 }),
       concurrency: z.number().int().min(1).max(64).default(8),
+      probe: z
+        .strictObject({ every: duration('probe.every').default(60), timeout: duration('probe.timeout').default(5) })
+        .default({ every: 60, timeout: 5 }),
     })
-    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8 }),
+    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 } }),
   providers: z.record(name, accountHead),
+  /** Callback URLs of platforms without a subscription API: probed and projected, never remediated. */
+  watch: z
+    .array(
+      z.strictObject({
+        name,
+        url: httpsUrl('url'),
+        method: z.enum(['POST', 'PUT']).default('POST'),
+        format: z.enum(PROBE_FORMATS, { message: `format is one of ${PROBE_FORMATS.join(', ')}` }),
+        every: duration('every').optional(),
+        timeout: duration('timeout').optional(),
+        event: probeEvent.default('unknown'),
+        headers: z.record(z.string(), z.string()).default({}),
+        policy: healthPolicy,
+      }),
+    )
+    .default([]),
   subscriptions: z
     .array(
       z.looseObject({

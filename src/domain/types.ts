@@ -21,11 +21,14 @@ export interface DesiredSubscription {
   /** Looser identity (the callback URL) for adopting a subscription that drifted. */
   matchKey: string;
   renewBefore: RenewBefore;
+  /** Where it delivers; absent for providers whose callbacks hookwarden cannot probe. */
+  callback?: CallbackSpec;
   /** sha256 of the spec with secrets hashed: a config change re-enables rejected subscriptions. */
   hash: string;
 }
 
-export type ObservedStatus = 'ACTIVE' | 'INACTIVE' | 'PENDING';
+/** DISABLED is only ever seen when a provider volunteers it (AXP Digital shows no such field). */
+export type ObservedStatus = 'ACTIVE' | 'INACTIVE' | 'PENDING' | 'DISABLED';
 
 export interface ObservedSubscription {
   remoteId: string;
@@ -46,6 +49,7 @@ export type SubscriptionState =
   | 'inactive' // bound, INACTIVE at the provider
   | 'failing' // the last action failed; backing off
   | 'rejected' // the provider rejected the spec; waits for a config change
+  | 'disabled' // presumed disabled by the provider (callback unhealthy past the cutoff)
   | 'deleted'; // removed from the config and deleted at the provider
 
 export interface RecordedSubscription {
@@ -67,6 +71,8 @@ export interface RecordedSubscription {
   failureCount: number;
   lastError: string | null;
   lastErrorCode: string | null;
+  /** Set when its callback stayed unhealthy past the provider's disable cutoff: recreate once it recovers. */
+  presumedDisabledAt: Date | null;
   version: number;
 }
 
@@ -92,6 +98,9 @@ export const Reason = {
   Duplicate: 'duplicate',
   Orphan: 'orphan',
   ProviderUnavailable: 'provider-unavailable',
+  PresumedDisabled: 'presumed-disabled',
+  DisabledAtProvider: 'disabled-at-provider',
+  CallbackUnhealthy: 'callback-unhealthy',
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
@@ -113,3 +122,86 @@ export interface Orphan {
   matchKey: string;
   deleted: boolean;
 }
+
+/** The payload formats a callback probe can speak: the provider that delivers to the URL. */
+export const PROBE_FORMATS = ['infinity', 'axp-digital', 'axp-notification', 'dixa', 'mycontactcenter'] as const;
+export type ProbeFormat = (typeof PROBE_FORMATS)[number];
+
+/** `unknown`: an event type the provider does not define (the default); `sample`: a realistic event of a defined type. */
+export type ProbeEvent = 'unknown' | 'sample';
+
+/** Where a subscription delivers, and how to probe it. Headers may hold secrets (never logged or stored). */
+export interface CallbackSpec {
+  url: string;
+  method: 'POST' | 'PUT';
+  format: ProbeFormat;
+  headers: Record<string, string>;
+  probe: { enabled: boolean; event: ProbeEvent };
+}
+
+/** When a provider disables and deletes subscriptions whose callback keeps failing (AXP's published policy by default). */
+export interface HealthPolicy {
+  /** Consecutive failures that make a callback unhealthy. */
+  unhealthyAfter: number;
+  disableAfterSeconds: number;
+  deleteAfterSeconds: number;
+}
+
+export const AXP_POLICY: HealthPolicy = { unhealthyAfter: 3, disableAfterSeconds: 8 * 3600, deleteAfterSeconds: 7 * 86400 };
+
+/** One callback URL to watch: shared by every subscription of an account that delivers there, or declared watch-only. */
+export interface TargetSpec {
+  /** Provider account, or "watch" for watch-only targets. */
+  provider: string;
+  /** Label for metrics and status: the watch entry's name, or the first subscription using the URL. */
+  name: string;
+  url: string;
+  method: 'POST' | 'PUT';
+  format: ProbeFormat;
+  headers: Record<string, string>;
+  event: ProbeEvent;
+  everySeconds: number;
+  timeoutSeconds: number;
+  policy: HealthPolicy;
+  /** Subscriptions (names) delivering to it; empty for watch-only targets. */
+  subscriptions: string[];
+}
+
+export type FailureClass = 'timeout' | 'connection-refused' | 'connection-reset' | 'dns' | 'tls' | 'network' | 'unavailable' | 'http-error';
+
+export interface ProbeResult {
+  at: Date;
+  ok: boolean;
+  status?: number;
+  failureClass?: FailureClass;
+  reason: string;
+  latencyMs: number;
+}
+
+export interface RecordedTarget {
+  id: string;
+  provider: string;
+  name: string;
+  url: string;
+  format: string;
+  consecutiveFailures: number;
+  /** First failure of the current streak. */
+  failingSince: Date | null;
+  /** Set once the streak reaches unhealthyAfter; equals failingSince (the earliest the provider may count from). */
+  unhealthySince: Date | null;
+  disableAt: Date | null;
+  deleteAt: Date | null;
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+  lastFailureClass: string | null;
+  lastFailureReason: string | null;
+  lastLatencyMs: number | null;
+  lastProbeAt: Date | null;
+  nextProbeAt: Date;
+  /** The last passive signal (a provider's own account of delivery, INACTIVE, vanished). */
+  lastSignal: string | null;
+  lastSignalAt: Date | null;
+  version: number;
+}
+
+export type TargetHealth = 'unknown' | 'healthy' | 'failing' | 'unhealthy' | 'presumed-disabled' | 'presumed-deleted';

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RecordedSubscription } from '../domain/types.js';
+import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import { healthOf } from '../policy/health.js';
 
 /**
  * Gauges describe state at scrape time (read from Postgres, so every replica reports the
@@ -14,8 +15,13 @@ export class Metrics {
   readonly lastPassSuccess: Gauge<'provider'>;
   readonly orphans: Gauge<'provider'>;
   readonly massDeleteRefused: Gauge<'provider'>;
+  readonly probeDuration: Histogram<'provider' | 'target' | 'outcome'>;
+  readonly recreations: Counter<'provider' | 'reason'>;
 
-  constructor(readSubscriptions?: () => Promise<RecordedSubscription[]>, opts: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    readSubscriptions?: () => Promise<RecordedSubscription[]>,
+    opts: { defaultMetrics?: boolean; readTargets?: () => Promise<RecordedTarget[]>; now?: () => Date } = {},
+  ) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hookwarden_process_' });
     this.actions = new Counter({ name: 'hookwarden_actions_total', help: 'Actions executed, by outcome (succeeded, failed).', labelNames: ['provider', 'action', 'reason', 'outcome'], registers });
@@ -24,6 +30,40 @@ export class Metrics {
     this.lastPassSuccess = new Gauge({ name: 'hookwarden_reconcile_last_success_timestamp_seconds', help: 'When a pass over the account last completed without a failed action.', labelNames: ['provider'], registers });
     this.orphans = new Gauge({ name: 'hookwarden_orphan_subscriptions', help: 'Subscriptions at the provider that match nothing declared.', labelNames: ['provider'], registers });
     this.massDeleteRefused = new Gauge({ name: 'hookwarden_mass_delete_refused', help: '1 while deletions are refused because they would remove more than half of what hookwarden owns.', labelNames: ['provider'], registers });
+
+    this.probeDuration = new Histogram({ name: 'hookwarden_probe_duration_seconds', help: 'Callback probe latency, by outcome (ok or the failure class).', labelNames: ['provider', 'target', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10], registers });
+    this.recreations = new Counter({ name: 'hookwarden_recreations_total', help: 'Subscriptions deleted and created again (or created again after the provider lost them), by reason.', labelNames: ['provider', 'reason'], registers });
+
+    if (opts.readTargets) {
+      const readTargets = opts.readTargets;
+      const now = opts.now ?? (() => new Date());
+      let snapshot: Promise<RecordedTarget[]> | undefined;
+      const rows = () => (snapshot ??= readTargets().finally(() => setTimeout(() => (snapshot = undefined), 0)));
+      const gauge = (name: string, help: string, value: (t: RecordedTarget) => number | undefined) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['provider', 'target'],
+          registers,
+          async collect() {
+            this.reset();
+            for (const t of await rows()) {
+              const v = value(t);
+              if (v !== undefined) this.set({ provider: t.provider, target: t.name }, v);
+            }
+          },
+        });
+      const ts = (d: Date | null) => (d ? d.getTime() / 1000 : undefined);
+      gauge('hookwarden_callback_up', '1 when the callback answered the last probe with 200, 0 when it is failing; absent until probed.', (t) => {
+        const h = healthOf(t, now());
+        return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
+      });
+      gauge('hookwarden_callback_consecutive_failures', 'Failed probes (or deliveries) in a row.', (t) => t.consecutiveFailures);
+      gauge('hookwarden_callback_unhealthy_since_timestamp_seconds', 'Since when the provider may count the callback unhealthy; absent while healthy.', (t) => ts(t.unhealthySince));
+      gauge('hookwarden_callback_disable_timestamp_seconds', 'Projected time the provider disables every subscription on the callback; absent while healthy.', (t) => ts(t.disableAt));
+      gauge('hookwarden_callback_delete_timestamp_seconds', 'Projected time the provider deletes them; absent while healthy.', (t) => ts(t.deleteAt));
+      gauge('hookwarden_callback_last_success_timestamp_seconds', 'Last 200 from the callback.', (t) => ts(t.lastSuccessAt));
+    }
 
     if (readSubscriptions) {
       const labelNames = ['provider', 'subscription'] as const;

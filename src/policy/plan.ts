@@ -5,8 +5,10 @@ import {
   type ObservedSubscription,
   type Orphan,
   type RecordedSubscription,
+  type RecordedTarget,
 } from '../domain/types.js';
 import { driftedFields } from './drift.js';
+import { healthOf } from './health.js';
 import { renewAt } from './timing.js';
 
 export interface ProviderCapabilities {
@@ -14,6 +16,8 @@ export interface ProviderCapabilities {
   renew: boolean;
   /** Drift can be corrected in place (PATCH or PUT); otherwise delete and create. */
   update: boolean;
+  /** The provider disables, then deletes, every subscription on a callback that stays unhealthy (AXP). */
+  disablesUnhealthyCallbacks?: boolean;
 }
 
 export interface PlanInput {
@@ -23,6 +27,8 @@ export interface PlanInput {
   observed: ObservedSubscription[];
   /** Every row Postgres holds for this account. */
   recorded: RecordedSubscription[];
+  /** The account's callback targets as last probed, by URL. */
+  targets?: Map<string, RecordedTarget>;
   now: Date;
   caps: ProviderCapabilities;
   reconcileEverySeconds: number;
@@ -78,7 +84,30 @@ export function plan(input: PlanInput): PlanResult {
       continue;
     }
 
-    // 3. Find the remote subscription: the one we recorded, else an unclaimed match.
+    // 3. Callback health, where the provider disables subscriptions on failing callbacks.
+    const target = d.callback ? input.targets?.get(d.callback.url) : undefined;
+    const health = healthOf(target, now);
+    const down = health === 'unhealthy' || health === 'presumed-disabled' || health === 'presumed-deleted';
+    if (input.caps.disablesUnhealthyCallbacks && target) {
+      const fate = cutoffs(target);
+      // Past the disable cutoff: the provider has disabled it (it will not say so). Remember that.
+      if ((health === 'presumed-disabled' || health === 'presumed-deleted') && !r?.presumedDisabledAt) {
+        push({ ...base, action: 'none', reason: Reason.PresumedDisabled, ...(r?.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled: ${fate}; it will be deleted and created again once the callback answers 200` });
+        continue;
+      }
+      // Presumed disabled and the callback still fails: a new subscription would only be disabled again.
+      if (r?.presumedDisabledAt && health !== 'healthy') {
+        push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled since ${r.presumedDisabledAt.toISOString()}; waiting for the callback to answer 200 (${fate})` });
+        continue;
+      }
+      // The callback answers again: the provider's documented procedure — list (done), delete the disabled one, create.
+      if (r?.presumedDisabledAt) {
+        push({ ...base, action: 'recreate', reason: Reason.PresumedDisabled, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled since ${r.presumedDisabledAt.toISOString()} and the callback answers 200 again; deleting it and creating it again` });
+        continue;
+      }
+    }
+
+    // 4. Find the remote subscription: the one we recorded, else an unclaimed match.
     let bound = r?.remoteId ? observedById.get(r.remoteId) : undefined;
     if (!bound) {
       const exact = input.observed.filter((o) => !claimed.has(o.remoteId) && o.fingerprint === d.fingerprint);
@@ -100,6 +129,10 @@ export function plan(input: PlanInput): PlanResult {
       }
     }
     if (!bound) {
+      if (input.caps.disablesUnhealthyCallbacks && down) {
+        push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, message: `${r?.remoteId ? `the provider no longer has ${r.remoteId}` : 'not at the provider'}; waiting for the callback to answer 200 before creating it (${target ? cutoffs(target) : 'callback unhealthy'})` });
+        continue;
+      }
       if (r?.remoteId) {
         push({ ...base, action: 'recreate', reason: Reason.LostAtProvider, remoteId: r.remoteId, message: `the provider no longer has ${r.remoteId}; creating it again` });
       } else {
@@ -108,7 +141,14 @@ export function plan(input: PlanInput): PlanResult {
       continue;
     }
 
-    // 4. Bound: correct drift, then keep it alive.
+    // 5. Bound. A provider that volunteers a disabled state: recreate once the callback is healthy.
+    if (bound.status === 'DISABLED' && input.caps.disablesUnhealthyCallbacks) {
+      if (down) push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, remoteId: bound.remoteId, message: 'the provider reports it disabled; waiting for the callback to answer 200 before recreating it' });
+      else push({ ...base, action: 'recreate', reason: Reason.DisabledAtProvider, remoteId: bound.remoteId, message: 'the provider reports it disabled; deleting it and creating it again' });
+      continue;
+    }
+
+    // 6. Bound: correct drift, then keep it alive.
     const changes = driftedFields(d.spec, bound.spec);
     if (changes.length > 0 && !input.caps.update) {
       push({ ...base, action: 'recreate', reason: Reason.DriftNeedsRecreate, remoteId: bound.remoteId, changes, message: `${changes.join(', ')} differ and the provider cannot update in place; deleting and creating again` }, bound.expiresAt);
@@ -127,7 +167,7 @@ export function plan(input: PlanInput): PlanResult {
     }
   }
 
-  // 5. Rows we own that left the config are deleted, unless that would wipe most of them.
+  // 7. Rows we own that left the config are deleted, unless that would wipe most of them.
   const declared = new Set(input.desired.map((d) => d.name));
   const removals = [...recordedByName.values()].filter((r) => !declared.has(r.name));
   const owned = [...recordedByName.values()].filter((r) => r.owned && r.remoteId).length;
@@ -142,7 +182,7 @@ export function plan(input: PlanInput): PlanResult {
     }
   }
 
-  // 6. Whatever matches nothing is an orphan: reported, deleted only when the config says so.
+  // 8. Whatever matches nothing is an orphan: reported, deleted only when the config says so.
   const recordedIds = new Set(input.recorded.filter((r) => r.remoteId).map((r) => r.remoteId));
   const orphans: Orphan[] = [];
   for (const o of input.observed) {
@@ -195,6 +235,12 @@ export function nextCheckFor(
   if (!input.caps.renew || !o.expiresAt || lifetimeSeconds === null) return periodic;
   const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name);
   return new Date(Math.max(input.now.getTime(), Math.min(due.getTime(), periodic.getTime())));
+}
+
+/** The countdown, for messages: "callback unhealthy since …; disabled at …; deleted at …". */
+function cutoffs(t: RecordedTarget): string {
+  if (!t.unhealthySince) return `callback ${t.consecutiveFailures > 0 ? `failing (${t.lastFailureReason ?? 'error'})` : 'healthy'}`;
+  return `callback unhealthy since ${t.unhealthySince.toISOString()} (${t.lastFailureReason ?? 'errors'}); provider disables at ${t.disableAt?.toISOString()}, deletes at ${t.deleteAt?.toISOString()}`;
 }
 
 function healthiestFirst(a: ObservedSubscription, b: ObservedSubscription): number {

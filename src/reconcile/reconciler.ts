@@ -16,6 +16,7 @@ import { nextCheckFor, plan, type PlanResult } from '../policy/plan.js';
 import { backoffSeconds } from '../policy/timing.js';
 import type { Provider } from '../providers/types.js';
 import type { Store, SubscriptionPatch } from '../store/types.js';
+import type { Prober } from '../watchdog/prober.js';
 
 export interface ReconcileSettings {
   desired: DesiredSubscription[];
@@ -32,6 +33,8 @@ export interface ReconcilerDeps {
   metrics: Metrics;
   /** Randomness for backoff jitter; injected so tests can pin it. */
   rand?: () => number;
+  /** Callback health (targets as last probed) and the sink for passive signals. */
+  prober?: Prober;
 }
 
 export type Outcome = 'planned' | 'succeeded' | 'failed' | 'skipped';
@@ -99,11 +102,13 @@ export class Reconciler {
       }
       const now = clock.now();
       const desired = this.settings.desired.filter((d) => d.provider === account);
+      const targets = new Map((this.deps.prober ? await this.deps.prober.targets() : []).filter((t) => t.provider === account).map((t) => [t.url, t]));
       const result = plan({
         provider: account,
         desired,
         observed,
         recorded,
+        targets,
         now,
         caps: provider.capabilities,
         reconcileEverySeconds: this.settings.reconcileEverySeconds,
@@ -114,11 +119,23 @@ export class Reconciler {
       metrics.massDeleteRefused.set({ provider: account }, result.actions.some((a) => a.reason === Reason.MassDeleteRefused) ? 1 : 0);
       if (opts.dryRun) return { provider: account, actions: result.actions.map((a) => ({ ...a, outcome: 'planned' })), orphans: result.orphans };
 
+      await this.#passiveSignals(desired, result.actions, now);
       const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal).run();
       if (!reports.some((r) => r.outcome === 'failed')) metrics.lastPassSuccess.set({ provider: account }, clock.now().getTime() / 1000);
       return { provider: account, actions: reports, orphans: result.orphans };
     } finally {
       stop();
+    }
+  }
+
+  /** What the provider told us about a callback without a probe: INACTIVE, or a subscription that vanished. */
+  async #passiveSignals(desired: DesiredSubscription[], actions: Action[], now: Date): Promise<void> {
+    const prober = this.deps.prober;
+    if (!prober) return;
+    for (const a of actions) {
+      const why = a.reason === Reason.Inactive ? 'INACTIVE at the provider' : a.reason === Reason.LostAtProvider ? 'vanished at the provider' : undefined;
+      const url = desired.find((d) => d.name === a.name)?.callback?.url;
+      if (why && url) await prober.signal(a.provider, url, { at: now, ok: false, reason: `${a.name}: ${why}`, counts: false });
     }
   }
 
@@ -166,6 +183,11 @@ class Executor {
     const reports: ActionReport[] = [];
     for (const a of this.result.actions) {
       if (this.signal?.aborted) break;
+      if (a.action === 'none' && a.reason === Reason.PresumedDisabled) {
+        await this.#markPresumedDisabled(a);
+        reports.push({ ...a, outcome: 'succeeded' });
+        continue;
+      }
       if (a.action === 'none') {
         await this.#touch(a);
         reports.push({ ...a, outcome: 'skipped' });
@@ -218,6 +240,7 @@ class Executor {
       const newRemoteId = (a.action === 'create' || a.action === 'recreate') && row?.remoteId ? row.remoteId : undefined;
       await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
       metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
+      if (a.action === 'recreate') metrics.recreations.inc({ provider: account, reason: a.reason });
       logger.info(
         { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
         `${a.action} ${a.name}: ${a.message}`,
@@ -249,9 +272,9 @@ class Executor {
       case 'create':
         return this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true });
       case 'recreate': {
-        // Drift the provider cannot patch: delete first. A lost one is already gone.
-        if (a.reason === Reason.DriftNeedsRecreate && a.remoteId) await p.delete(a.remoteId, s);
-        return { ...this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null };
+        // Drift the provider cannot patch, or a disabled subscription: delete it first. A lost one is already gone.
+        if (a.reason !== Reason.LostAtProvider && a.remoteId) await p.delete(a.remoteId, s);
+        return { ...this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null, presumedDisabledAt: null };
       }
       case 'adopt': {
         const o = this.#observed.get(a.remoteId!)!;
@@ -344,6 +367,19 @@ class Executor {
     patch.lastObservedAt = this.deps.clock.now();
     const written = await this.deps.store.updateSubscription(row.id, row.version, patch);
     if (written) this.#rows.set(a.name, written);
+  }
+
+  /** The callback stayed unhealthy past the cutoff: record that the provider has disabled it. */
+  async #markPresumedDisabled(a: Action): Promise<void> {
+    const d = this.#desired.get(a.name);
+    const row = d ? await this.#ensureRow(d) : undefined;
+    if (!row) return;
+    const now = this.deps.clock.now();
+    const written = await this.deps.store.updateSubscription(row.id, row.version, { presumedDisabledAt: now, state: 'disabled', lastObservedAt: now, nextCheckAt: new Date(now.getTime() + this.reconcileEverySeconds * 1000) });
+    if (!written) return;
+    this.#rows.set(a.name, written);
+    await this.deps.store.appendHistory({ at: now, actionId: randomUUID(), provider: a.provider, name: a.name, action: 'none', reason: a.reason, message: a.message, phase: 'succeeded', remoteId: a.remoteId ?? null });
+    this.deps.logger.warn({ provider: a.provider, subscription: a.name, reason: a.reason, remoteId: a.remoteId }, `${a.name}: ${a.message}`);
   }
 
   /** The row for a declared subscription, inserted (pending) the first time it is acted on. */

@@ -4,6 +4,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { PassReport, Reconciler } from '../reconcile/reconciler.js';
 import type { Store } from '../store/types.js';
+import type { Prober } from '../watchdog/prober.js';
 
 export interface SchedulerOptions {
   reconciler: Reconciler;
@@ -15,6 +16,8 @@ export interface SchedulerOptions {
   allowMassDelete?: boolean;
   /** node-cron expression of the wake-up; every second by default. */
   wakeEvery?: string;
+  /** Callback probes run on the same wake-ups. */
+  prober?: Prober;
 }
 
 /**
@@ -26,6 +29,8 @@ export class Scheduler {
   readonly #lastPass = new Map<string, number>();
   readonly #inflight = new Map<string, Promise<PassReport>>();
   readonly #abort = new AbortController();
+  /** Accounts whose callback health just changed: due at once. */
+  readonly #forced = new Set<string>();
   #task: ScheduledTask | undefined;
   #ticking: Promise<unknown> | undefined;
   /** Set after the first full round of passes: /readyz turns green. */
@@ -42,17 +47,37 @@ export class Scheduler {
       const last = this.#lastPass.get(a);
       return last === undefined || now - last >= this.opts.reconcileEverySeconds * 1000;
     });
-    return [...new Set([...fromStore, ...periodic])];
+    return [...new Set([...this.#forced, ...fromStore, ...periodic])];
   }
 
-  /** One wake-up: run every due account's pass, a bounded number at a time. */
+  /** One wake-up: probe the due callbacks and run every due account's pass, a bounded number at a time. */
   async tick(): Promise<PassReport[]> {
+    if (this.#abort.signal.aborted) return [];
+    const probing = this.probe();
+    const reports = await this.passes();
+    await probing;
+    return reports;
+  }
+
+  /** The due callback probes; an account whose callback changed health is due at once. */
+  async probe(): Promise<void> {
+    if (!this.opts.prober) return;
+    try {
+      for (const a of await this.opts.prober.probeDue(this.#abort.signal)) this.#forced.add(a);
+    } catch (err) {
+      this.opts.logger.error({ err: errorMessage(err) }, 'probing callbacks failed');
+    }
+  }
+
+  /** The due reconcile passes. */
+  async passes(): Promise<PassReport[]> {
     if (this.#abort.signal.aborted) return [];
     const queue = (await this.due()).filter((a) => !this.#inflight.has(a));
     const reports: PassReport[] = [];
     const worker = async () => {
       for (let a = queue.shift(); a !== undefined && !this.#abort.signal.aborted; a = queue.shift()) {
         const started = this.opts.clock.now().getTime();
+        this.#forced.delete(a);
         const p = this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal: this.#abort.signal });
         this.#inflight.set(a, p);
         try {

@@ -1,8 +1,9 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
-import type { RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import type { HistoryEntry, NewSubscription, Store, SubscriptionPatch } from './types.js';
+import { randomUUID } from 'node:crypto';
+import type { RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
+import type { HistoryEntry, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
 
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
 
@@ -82,6 +83,34 @@ export class PrismaStore implements Store {
     }
   }
 
+  async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {
+    const existing = await this.#prisma.callbackTarget.findMany();
+    const key = (t: { provider: string; url: string }) => `${t.provider}\u0000${t.url}`;
+    const wanted = new Map(targets.map((t) => [key(t), t]));
+    const gone = existing.filter((e) => !wanted.has(key(e))).map((e) => e.id);
+    if (gone.length) await this.#prisma.callbackTarget.deleteMany({ where: { id: { in: gone } } });
+    for (const t of targets) {
+      const e = existing.find((x) => key(x) === key(t));
+      if (!e) {
+        // Concurrent replicas may insert the same target: the unique key keeps one.
+        await this.#prisma.callbackTarget.createMany({ data: [{ id: randomUUID(), ...t, nextProbeAt: now }], skipDuplicates: true });
+      } else if (e.name !== t.name || e.format !== t.format) {
+        await this.#prisma.callbackTarget.update({ where: { id: e.id }, data: { name: t.name, format: t.format, version: { increment: 1 } } });
+      }
+    }
+    return this.listTargets();
+  }
+
+  async listTargets(): Promise<RecordedTarget[]> {
+    return this.#prisma.callbackTarget.findMany({ orderBy: [{ provider: 'asc' }, { name: 'asc' }] });
+  }
+
+  async updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null> {
+    const res = await this.#prisma.callbackTarget.updateMany({ where: { id, version }, data: { ...patch, version: { increment: 1 }, updatedAt: new Date() } });
+    if (res.count === 0) return null;
+    return this.#prisma.callbackTarget.findUnique({ where: { id } });
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.#prisma.$disconnect(), this.#leasePool.end()]);
   }
@@ -107,6 +136,7 @@ function toRecorded(r: Row): RecordedSubscription {
     failureCount: r.failureCount,
     lastError: r.lastError,
     lastErrorCode: r.lastErrorCode,
+    presumedDisabledAt: r.presumedDisabledAt,
     version: r.version,
   };
 }

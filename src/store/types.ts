@@ -1,9 +1,18 @@
-import type { RecordedSubscription } from '../domain/types.js';
+import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
 
 export type NewSubscription = Pick<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt'> &
   Partial<Omit<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt' | 'version'>>;
 
 export type SubscriptionPatch = Partial<Omit<RecordedSubscription, 'id' | 'provider' | 'name' | 'version'>>;
+
+export type TargetPatch = Partial<Omit<RecordedTarget, 'id' | 'provider' | 'url' | 'version'>>;
+
+export interface TargetKey {
+  provider: string;
+  name: string;
+  url: string;
+  format: string;
+}
 
 export type HistoryPhase = 'intent' | 'succeeded' | 'failed' | 'skipped';
 
@@ -35,5 +44,10 @@ export interface Store {
   dueProviders(now: Date): Promise<string[]>;
   /** Runs fn holding the account's lease (a Postgres advisory lock); undefined when another process holds it. */
   withAccountLease<T>(account: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
+  syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;
+  listTargets(): Promise<RecordedTarget[]>;
+  /** Conditional on the row version, like updateSubscription. */
+  updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, httpsUrl, name, nonEmpty, renewBefore } from '../../config/common.js';
+import { callbackProbe, duration, healthPolicy, httpsUrl, name, nonEmpty, renewBefore } from '../../config/common.js';
 
 export const FAMILIES = ['AGENT', 'INTERACTION', 'QUEUE', 'ALL'] as const;
 
@@ -17,6 +17,8 @@ export const infinityAccountSchema = z.strictObject({
   timeout: duration('timeout').default(10),
   /** Delete listed subscriptions that match nothing declared (default: only report them). */
   deleteOrphans: z.boolean().default(false),
+  /** How this provider treats failing callbacks (projections only: Infinity disables nothing by itself). */
+  policy: healthPolicy,
 });
 export type InfinityAccount = z.output<typeof infinityAccountSchema>;
 
@@ -40,6 +42,7 @@ export const infinitySubscriptionSchema = z
         method: z.enum(['POST', 'PUT']).default('POST'),
         authToken: z.string().min(1).max(256, { message: 'authToken is at most 256 characters' }).optional(),
         authTokenHeader: z.string().min(1).max(256, { message: 'authTokenHeader is at most 256 characters' }).optional(),
+        probe: callbackProbe,
       })
       .refine((c) => c.authTokenHeader === undefined || c.authToken !== undefined, {
         message: 'authTokenHeader needs authToken (they work as a pair)',

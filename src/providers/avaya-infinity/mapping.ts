@@ -1,3 +1,4 @@
+import { normalUrl as normalUrlOf } from '../../config/common.js';
 import type { DesiredSubscription, ObservedSubscription, Spec } from '../../domain/types.js';
 import { canonicalJson, sha256 } from '../../lib/hash.js';
 import type { SubscriptionDefaults } from '../types.js';
@@ -9,14 +10,7 @@ import type { CreateSubscriptionBody, WireSubscription, WireTransport } from '..
  * (components.schemas of the Notifications OpenAPI, field for field).
  */
 const sorted = (xs: readonly string[]) => [...new Set(xs)].sort();
-const normalUrl = (u: string | undefined) => {
-  if (!u) return '';
-  try {
-    return new URL(u).href;
-  } catch {
-    return u;
-  }
-};
+const normalUrl = (u: string | undefined) => (u ? normalUrlOf(u) : '');
 
 /** The comparable spec. Token fields are compared only when the config sets a token. */
 function spec(family: readonly string[], events: readonly string[], t: Partial<WireTransport>, withToken: boolean): Spec {
@@ -47,6 +41,13 @@ export function toDesired(account: string, sub: InfinitySubscriptionConfig, defa
     spec: s,
     ...identity(sub.family, sub.events, t),
     renewBefore: sub.renewBefore ?? defaults.renewBefore,
+    callback: {
+      url: normalUrl(sub.callback.url),
+      method: sub.callback.method,
+      format: 'infinity',
+      headers: sub.callback.authToken ? { [sub.callback.authTokenHeader ?? 'auth-token']: sub.callback.authToken } : {},
+      probe: sub.callback.probe,
+    },
     hash: sha256(canonicalJson(hashable)),
   };
 }

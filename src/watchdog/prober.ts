@@ -1,0 +1,130 @@
+import type { Dispatcher } from 'undici';
+import type { ProbeResult, RecordedTarget, TargetSpec } from '../domain/types.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import { applyProbe, healthOf, reproject } from '../policy/health.js';
+import type { Store } from '../store/types.js';
+import { probeOnce } from './probe.js';
+
+export interface ProberDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  dispatcher: Dispatcher;
+  concurrency?: number;
+  /** plan: read what is recorded, never write (no sync, no probes). */
+  readOnly?: boolean;
+}
+
+const key = (t: { provider: string; url: string }) => `${t.provider}\u0000${t.url}`;
+
+/**
+ * Probes the callback targets that are due (nextProbeAt in Postgres) and records what it
+ * saw. Also takes passive signals (a provider's own account of a delivery). Reports which
+ * provider accounts saw a callback change health, so their subscriptions are looked at
+ * again at once (recreation after recovery does not wait for the periodic pass).
+ */
+export class Prober {
+  readonly #specs: Map<string, TargetSpec>;
+  #synced = false;
+
+  constructor(
+    private readonly deps: ProberDeps,
+    specs: TargetSpec[],
+  ) {
+    this.#specs = new Map(specs.map((s) => [key(s), s]));
+  }
+
+  get specs(): TargetSpec[] {
+    return [...this.#specs.values()];
+  }
+
+  spec(provider: string, url: string): TargetSpec | undefined {
+    return this.#specs.get(key({ provider, url }));
+  }
+
+  async targets(): Promise<RecordedTarget[]> {
+    if (!this.#synced && !this.deps.readOnly) {
+      await this.deps.store.syncTargets(
+        this.specs.map((s) => ({ provider: s.provider, name: s.name, url: s.url, format: s.format })),
+        this.deps.clock.now(),
+      );
+      this.#synced = true;
+    }
+    return this.deps.store.listTargets();
+  }
+
+  /** Probes every due target, a bounded number at a time. Returns the accounts whose callback health changed. */
+  async probeDue(signal?: AbortSignal): Promise<Set<string>> {
+    if (this.deps.readOnly) return new Set();
+    const now = this.deps.clock.now();
+    const due = (await this.targets()).filter((t) => t.nextProbeAt <= now && this.#specs.has(key(t)));
+    const changed = new Set<string>();
+    const worker = async () => {
+      for (let t = due.shift(); t && !signal?.aborted; t = due.shift()) {
+        const spec = this.#specs.get(key(t))!;
+        const result = await probeOnce(this.deps.dispatcher, spec, this.deps.clock, signal);
+        const labels = { provider: t.provider, target: t.name };
+        this.deps.metrics.probeDuration.observe({ ...labels, outcome: result.ok ? 'ok' : result.failureClass! }, result.latencyMs / 1000);
+        if (await this.#record(t, spec, result, 'probe')) changed.add(t.provider);
+      }
+    };
+    await Promise.all(Array.from({ length: this.deps.concurrency ?? 8 }, worker));
+    return changed;
+  }
+
+  /**
+   * A passive signal about a target: a provider's record of a delivery (counts like a probe
+   * when `counts`), or evidence such as INACTIVE or a vanished subscription (recorded only).
+   */
+  async signal(provider: string, url: string, s: { at: Date; ok: boolean; reason: string; counts: boolean }): Promise<boolean> {
+    const spec = this.#specs.get(key({ provider, url }));
+    const t = (await this.targets()).find((x) => x.provider === provider && x.url === url);
+    if (!spec || !t || this.deps.readOnly) return false;
+    if (!s.counts) {
+      await this.deps.store.updateTarget(t.id, t.version, { lastSignal: s.reason, lastSignalAt: s.at });
+      return false;
+    }
+    const result: ProbeResult = { at: s.at, ok: s.ok, reason: s.reason, latencyMs: 0, ...(s.ok ? {} : { failureClass: 'http-error' as const }) };
+    return this.#record(t, spec, result, 'signal');
+  }
+
+  /** Writes the outcome; true when the target's health changed. */
+  async #record(t: RecordedTarget, spec: TargetSpec, r: ProbeResult, source: 'probe' | 'signal'): Promise<boolean> {
+    const { clock, logger, store } = this.deps;
+    const patch = { ...(reproject(t, spec.policy) ?? {}), ...applyProbe(t, r, spec.policy) };
+    if (source === 'probe') patch.nextProbeAt = new Date(clock.now().getTime() + spec.everySeconds * 1000);
+    else {
+      patch.lastSignal = r.reason;
+      patch.lastSignalAt = r.at;
+    }
+    const written = await store.updateTarget(t.id, t.version, patch);
+    if (!written) return false; // another replica recorded this target first
+    const now = clock.now();
+    const before = healthOf(t, now);
+    const after = healthOf(written, now);
+    if (before === after) {
+      logger.debug({ provider: t.provider, target: t.name, ok: r.ok, reason: r.reason, latencyMs: Math.round(r.latencyMs) }, 'callback probed');
+      return false;
+    }
+    const fields = {
+      provider: t.provider,
+      target: t.name,
+      health: after,
+      was: before,
+      source,
+      reason: r.reason,
+      failureClass: r.failureClass,
+      consecutiveFailures: written.consecutiveFailures,
+      unhealthySince: written.unhealthySince?.toISOString(),
+      disableAt: written.disableAt?.toISOString(),
+      deleteAt: written.deleteAt?.toISOString(),
+    };
+    if (after === 'healthy') logger.info(fields, `callback ${t.name} answers 200 again`);
+    else if (after === 'failing') logger.warn(fields, `callback ${t.name} failed: ${r.reason}`);
+    else logger.warn(fields, `callback ${t.name} is ${after}: the provider disables its subscriptions at ${written.disableAt?.toISOString()} and deletes them at ${written.deleteAt?.toISOString()}`);
+    return true;
+  }
+}
