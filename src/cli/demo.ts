@@ -1,16 +1,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
+import { AxpSandbox } from '../sandbox/axp.js';
 import { InfinitySandbox } from '../sandbox/infinity.js';
+import { CallbackReceiver } from '../sandbox/receiver.js';
 import { cliLogger } from './common.js';
 import { startDaemon, stopOnSignal } from './run.js';
 
+/** The demo's AXP policy, scaled so the countdown runs in minutes: unhealthy after 3 errors, disabled 60 s later, deleted 5 min after that. */
+const DEMO_POLICY = { unhealthyAfter: 3, disableAfterSeconds: 60, deleteAfterSeconds: 300 };
+
 /**
- * The README's first command: the Infinity sandbox, a local callback receiver, an embedded
- * Postgres and the daemon, with a config of short lifetimes so renewals happen while you
- * watch. Everything listens on 127.0.0.1.
+ * The README's first command: the Infinity and AXP sandboxes, a local callback receiver
+ * you can break and mend, an embedded Postgres and the daemon, with a config of short
+ * lifetimes and a scaled AXP callback policy, so renewals, the countdown and the
+ * recreation happen while you watch. Everything listens on 127.0.0.1.
  */
 export async function runDemo(o: { listen: string; dataDir: string; lifetime: string }): Promise<void> {
   const logger = cliLogger();
@@ -20,30 +25,26 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
 
   const infinity = new InfinitySandbox({ subscriptionLifetimeSeconds: lifetime, clients: { 'demo-client': 'demo-secret' } });
   const infinityUrl = await infinity.listen(0);
-  let received = 0;
-  const receiver = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      received++;
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  const hooks = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-
+  const axp = new AxpSandbox({ subscriptionLifetimeSeconds: lifetime * 4, policy: { ...DEMO_POLICY, timeoutMs: 5000 }, deliverEveryMs: 5000 });
+  const axpUrl = await axp.listen(0);
+  const receiver = new CallbackReceiver().expect('/hooks/digital', 'axp-digital').expect('/hooks/mycontactcenter', 'mycontactcenter').expect('/hooks/agents', 'infinity').expect('/hooks/interactions', 'infinity').expect('/hooks/queues', 'infinity');
+  const hooks = await receiver.listen(0);
   const file = join(dataDir, 'demo.yaml');
-  writeFileSync(file, demoYaml({ infinityUrl, hooks, listen: o.listen }));
+  writeFileSync(file, demoYaml({ infinityUrl, axpUrl, hooks, listen: o.listen }));
   process.env.DEMO_CLIENT_SECRET = 'demo-secret';
   process.env.DEMO_HOOK_TOKEN ??= 'demo-hook-token';
   const config = loadConfigFile(file);
-  const daemon = await startDaemon(config, logger);
+  const daemon = await startDaemon(config, logger, { server: { extra: breakAndMend(receiver, logger), banner: BANNER } });
   process.stderr.write(
     [
       '',
       'hookwarden demo is running (Ctrl-C stops it)',
       `  status page   ${daemon.url}/status`,
       `  metrics       ${daemon.url}/metrics`,
-      `  sandbox       ${infinityUrl}/_sandbox/state   (Avaya Infinity, lifetimes of ${lifetime} s)`,
+      `  sandboxes     ${infinityUrl}/_sandbox/state   (Avaya Infinity, lifetimes of ${lifetime} s)`,
+      `                ${axpUrl}/_sandbox/state   (AXP: delivers every 5 s; disables after 60 s unhealthy, deletes 5 min later)`,
+      `  break         curl -X POST ${daemon.url}/demo/callback/break   (or the button on the status page)`,
+      `  mend          curl -X POST ${daemon.url}/demo/callback/mend`,
       `  config        ${file}`,
       `  try           npx hookwarden status -c ${file}   (in another terminal)`,
       '',
@@ -52,27 +53,65 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   await stopOnSignal(logger, async () => {
     await daemon.stop();
     await infinity.close();
-    receiver.closeAllConnections();
-    receiver.close();
-    logger.info({ received }, 'demo stopped');
+    await axp.close();
+    await receiver.close();
+    logger.info({ received: receiver.count({ probe: false }), probes: receiver.count({ probe: true }) }, 'demo stopped');
   });
 }
 
-function demoYaml(p: { infinityUrl: string; hooks: string; listen: string }): string {
-  return `# Written by "hookwarden demo": three Avaya Infinity subscriptions against the local sandbox.
+const BANNER = `<form method="post" style="display:inline"><button formaction="/demo/callback/break">Break the AXP callback (503)</button>
+<button formaction="/demo/callback/mend">Mend it</button></form>
+<small>Demo: AXP disables subscriptions 60 s after their callback turns unhealthy and deletes them 5 min later; hookwarden recreates them once it answers again.</small>`;
+
+/** POST /demo/callback/break and /demo/callback/mend: the AXP Digital callback fails with 503, or answers again. */
+function breakAndMend(receiver: CallbackReceiver, logger: { info: (o: object, m: string) => void }) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const m = /^\/demo\/callback\/(break|mend)$/.exec(req.url ?? '');
+    if (!m || req.method !== 'POST') return false;
+    if (m[1] === 'break') receiver.break({ kind: 'status', status: 503 }, '/hooks/digital');
+    else receiver.mend('/hooks/digital');
+    logger.info({ callback: 'chat-events' }, m[1] === 'break' ? 'demo: the AXP callback now answers 503' : 'demo: the AXP callback answers 200 again');
+    const browser = (req.headers.accept ?? '').includes('text/html');
+    res.writeHead(browser ? 303 : 200, browser ? { location: '/status' } : { 'content-type': 'text/plain' });
+    res.end(browser ? undefined : `callback ${m[1] === 'break' ? 'broken' : 'mended'}\n`);
+    return true;
+  };
+}
+
+function demoYaml(p: { infinityUrl: string; axpUrl: string; hooks: string; listen: string }): string {
+  return `# Written by "hookwarden demo": Avaya Infinity, AXP Digital and watch-only targets against local sandboxes.
 dataDir: .
 server:
   listen: ${p.listen}
 defaults:
   reconcileEvery: 15s
   renewBefore: 33%
+  probe: { every: 5s, timeout: 5s }
 providers:
+  axp:
+    kind: axp-digital
+    baseUrl: ${p.axpUrl}
+    accountId: DEMOAC
+    appKey: \${DEMO_APP_KEY:-demo-app-key}
+    clientId: demo-client
+    clientSecret: \${DEMO_CLIENT_SECRET:-demo-secret}
+    policy: { unhealthyAfter: ${DEMO_POLICY.unhealthyAfter}, disableAfter: ${DEMO_POLICY.disableAfterSeconds}s, deleteAfter: ${DEMO_POLICY.deleteAfterSeconds}s }
   infinity:
     kind: avaya-infinity
     baseUrl: ${p.infinityUrl}
     clientId: demo-client
     clientSecret: \${DEMO_CLIENT_SECRET:-demo-secret}
+watch:
+  - name: mycontactcenter-agents
+    url: ${p.hooks}/hooks/mycontactcenter/agents
+    format: mycontactcenter
 subscriptions:
+  - name: chat-events
+    provider: axp
+    channelProviderId: DemoChatConnector
+    events: [MESSAGES, ENGAGEMENT_CREATED]
+    callback:
+      url: ${p.hooks}/hooks/digital/chat
   - name: agent-events
     provider: infinity
     family: [AGENT]

@@ -71,7 +71,7 @@ program
   .option('--json', 'one JSON document on stdout')
   .action(async (o: { config: string; json?: boolean }) => {
     await withApp(o.config, { readOnly: true }, async (app) => {
-      const doc = app.migrated ? await statusDocument(app.store) : { subscriptions: [] };
+      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], targets: [] };
       if (o.json) return printJson(doc);
       process.stdout.write(
         `${table(
@@ -79,6 +79,14 @@ program
           doc.subscriptions.map((s) => [s.provider, s.name, s.state, s.remoteId, s.expiresAt, s.nextCheckAt, s.lastError ? `${s.lastErrorCode}: ${s.lastError}` : '']),
         )}\n`,
       );
+      if (doc.targets.length) {
+        process.stdout.write(
+          `\n${table(
+            ['PROVIDER', 'CALLBACK', 'HEALTH', 'FAILURES', 'UNHEALTHY SINCE', 'DISABLE AT', 'DELETE AT', 'LAST FAILURE'],
+            doc.targets.map((t) => [t.provider, t.name, t.health, t.consecutiveFailures, t.unhealthySince, t.disableAt, t.deleteAt, t.lastFailureReason ? `${t.lastFailureClass}: ${t.lastFailureReason}` : '']),
+          )}\n`,
+        );
+      }
     });
     process.exit(EXIT.ok);
   });
@@ -95,9 +103,11 @@ program
   .command('sandbox')
   .description('run the provider sandboxes on their own, to try a config without touching Avaya')
   .option('--listen <host:port>', 'where the Infinity sandbox listens', '127.0.0.1:8787')
+  .option('--axp-listen <host:port>', 'where the AXP sandbox listens', '127.0.0.1:8788')
   .option('--lifetime <seconds>', 'subscription lifetime', '900')
   .option('--token-lifetime <seconds>', 'access token lifetime', '900')
-  .action(async (o: { listen: string; lifetime: string; tokenLifetime: string }) => runSandbox(o));
+  .option('--deliver-every <seconds>', 'how often the AXP sandbox delivers an event to each subscription', '60')
+  .action(async (o: { listen: string; axpListen: string; lifetime: string; tokenLifetime: string; deliverEvery: string }) => runSandbox(o));
 
 program
   .command('schema')

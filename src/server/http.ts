@@ -5,7 +5,7 @@ import { formatDuration } from '../domain/duration.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Store } from '../store/types.js';
-import { statusDocument, type StatusRow } from './status.js';
+import { statusDocument, type StatusRow, type TargetRow } from './status.js';
 
 export interface ServerDeps {
   store: Store;
@@ -68,7 +68,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
     }
     case '/status':
     case '/': {
-      const doc = await statusDocument(deps.store, { history: 30 });
+      const doc = await statusDocument(deps.store, deps.clock.now(), { history: 30 });
       const wantsJson = u.searchParams.get('format') === 'json' || (req.headers.accept ?? '').includes('application/json');
       if (wantsJson) {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -100,6 +100,13 @@ function statusHtml(doc: Awaited<ReturnType<typeof statusDocument>>, now: Date, 
   <td title="${esc(s.expiresAt)}">${esc(relative(s.expiresAt, now))}</td>
   <td title="${esc(s.nextCheckAt)}">${esc(relative(s.nextCheckAt, now))}</td>
   <td>${s.lastError ? `<span class="err">${esc(s.lastErrorCode)}: ${esc(s.lastError)}</span>` : ''}</td></tr>`;
+  const target = (t: TargetRow) => `<tr class="${esc(t.health)}">
+  <td>${esc(t.provider)}</td><td>${esc(t.name)}</td><td><span class="state">${esc(t.health)}</span></td><td>${esc(t.consecutiveFailures)}</td>
+  <td title="${esc(t.unhealthySince)}">${esc(relative(t.unhealthySince, now))}</td>
+  <td title="${esc(t.disableAt)}">${esc(relative(t.disableAt, now))}</td>
+  <td title="${esc(t.deleteAt)}">${esc(relative(t.deleteAt, now))}</td>
+  <td title="${esc(t.lastProbeAt)}">${t.lastLatencyMs !== null ? `${esc(t.lastLatencyMs)} ms` : ''}</td>
+  <td>${t.lastFailureReason ? `<span class="err">${esc(t.lastFailureClass)}: ${esc(t.lastFailureReason)}</span> <small>${esc(relative(t.lastFailureAt, now))}</small>` : ''}</td></tr>`;
   const hist = (doc.history ?? [])
     .map((h) => `<tr><td>${esc(h.at)}</td><td>${esc(h.provider)}</td><td>${esc(h.name)}</td><td>${esc(h.action)}</td><td>${esc(h.reason)}</td><td>${esc(h.phase)}</td><td>${esc(h.error ?? h.message)}</td></tr>`)
     .join('\n');
@@ -112,7 +119,8 @@ td,th{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-a
 th{background:#f4f4f4}
 .state{padding:.1em .5em;border-radius:.6em;background:#ddd}
 tr.active .state{background:#c8f0c8}tr.failing .state,tr.rejected .state{background:#f6c6c6}
-tr.inactive .state,tr.pending .state{background:#f8e6b0}tr.deleted{color:#999}
+tr.inactive .state,tr.pending .state,tr.failing .state{background:#f8e6b0}tr.deleted{color:#999}
+tr.healthy .state{background:#c8f0c8}tr.unhealthy .state,tr.disabled .state,tr.presumed-disabled .state,tr.presumed-deleted .state{background:#f6c6c6}
 .err{color:#a00}code{font-size:12px}
 </style></head><body>
 <h1>hookwarden</h1>
@@ -121,6 +129,10 @@ ${banner}
 <h2>Subscriptions</h2>
 <table><tr><th>Provider</th><th>Name</th><th>State</th><th>Remote id</th><th>Expires</th><th>Next check</th><th>Last error</th></tr>
 ${doc.subscriptions.map(row).join('\n') || '<tr><td colspan="7">nothing recorded yet</td></tr>'}
+</table>
+<h2>Callbacks</h2>
+<table><tr><th>Provider</th><th>Target</th><th>Health</th><th>Failures</th><th>Unhealthy since</th><th>Provider disables</th><th>Provider deletes</th><th>Latency</th><th>Last failure</th></tr>
+${doc.targets.map(target).join('\n') || '<tr><td colspan="9">no callbacks probed</td></tr>'}
 </table>
 <h2>Recent actions</h2>
 <table><tr><th>At</th><th>Provider</th><th>Name</th><th>Action</th><th>Reason</th><th>Phase</th><th>Message</th></tr>

@@ -1,4 +1,5 @@
-import type { RecordedSubscription } from '../domain/types.js';
+import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import { healthOf } from '../policy/health.js';
 import type { HistoryEntry, Store } from '../store/types.js';
 
 /** The status document shared by `hookwarden status --json` and GET /status?format=json. */
@@ -36,11 +37,65 @@ export function statusRow(r: RecordedSubscription): StatusRow {
   };
 }
 
-export async function statusDocument(store: Store, opts: { history?: number } = {}) {
+export interface TargetRow {
+  provider: string;
+  name: string;
+  /** Scheme, host and path only: a query string may carry a secret. */
+  url: string;
+  format: string;
+  health: string;
+  consecutiveFailures: number;
+  unhealthySince: string | null;
+  disableAt: string | null;
+  deleteAt: string | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  lastFailureClass: string | null;
+  lastFailureReason: string | null;
+  lastLatencyMs: number | null;
+  lastProbeAt: string | null;
+  nextProbeAt: string;
+  lastSignal: string | null;
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+export function targetRow(t: RecordedTarget, now: Date): TargetRow {
+  let url = t.url;
+  try {
+    const u = new URL(t.url);
+    url = `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    /* keep as is */
+  }
+  return {
+    provider: t.provider,
+    name: t.name,
+    url,
+    format: t.format,
+    health: healthOf(t, now),
+    consecutiveFailures: t.consecutiveFailures,
+    unhealthySince: iso(t.unhealthySince),
+    disableAt: iso(t.disableAt),
+    deleteAt: iso(t.deleteAt),
+    lastSuccessAt: iso(t.lastSuccessAt),
+    lastFailureAt: iso(t.lastFailureAt),
+    lastFailureClass: t.lastFailureClass,
+    lastFailureReason: t.lastFailureReason,
+    lastLatencyMs: t.lastLatencyMs,
+    lastProbeAt: iso(t.lastProbeAt),
+    nextProbeAt: t.nextProbeAt.toISOString(),
+    lastSignal: t.lastSignal,
+  };
+}
+
+export async function statusDocument(store: Store, now: Date, opts: { history?: number } = {}) {
   const subs = await store.listSubscriptions();
+  const targets = await store.listTargets();
   const history = opts.history ? await store.history({ limit: opts.history }) : [];
   return {
     subscriptions: subs.map(statusRow),
+    targets: targets.map((t) => targetRow(t, now)),
     ...(opts.history ? { history: history.map(historyRow) } : {}),
   };
 }

@@ -122,7 +122,8 @@ export class Prober {
       disableAt: written.disableAt?.toISOString(),
       deleteAt: written.deleteAt?.toISOString(),
     };
-    if (after === 'healthy') logger.info(fields, `callback ${t.name} answers 200 again`);
+    if (after === 'healthy' && before === 'unknown') logger.info(fields, `callback ${t.name} answers 200`);
+    else if (after === 'healthy') logger.info(fields, `callback ${t.name} answers 200 again`);
     else if (after === 'failing') logger.warn(fields, `callback ${t.name} failed: ${r.reason}`);
     else logger.warn(fields, `callback ${t.name} is ${after}: the provider disables its subscriptions at ${written.disableAt?.toISOString()} and deletes them at ${written.deleteAt?.toISOString()}`);
     return true;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RecordedSubscription, RecordedTarget } from '../../src/domain/types.js';
 import { plan } from '../../src/policy/plan.js';
 import { desired, input, NOW, observed, recorded, secondsFromNow } from '../fixtures/builders.js';
 
@@ -148,5 +149,42 @@ describe('plan: the account as a whole', () => {
   it('is pure: the same input gives the same plan', () => {
     const i = input({ desired: [desired('a'), desired('b')], observed: [observed('r1', { fingerprint: 'fp-a' })] });
     expect(plan(i)).toEqual(plan(i));
+  });
+});
+
+describe('plan: callbacks the provider disables (AXP)', () => {
+  const url = 'https://hooks.example.com/a';
+  const axp = { renew: false, update: true, disablesUnhealthyCallbacks: true };
+  const d = () => desired('a', { callback: { url, method: 'POST', format: 'axp-digital', headers: {}, probe: { enabled: true, event: 'unknown' } } });
+  const target = (over: Partial<RecordedTarget>): RecordedTarget => ({
+    id: 't', provider: 'acct', name: 'a', url, format: 'axp-digital', consecutiveFailures: 0, failingSince: null, unhealthySince: null, disableAt: null, deleteAt: null,
+    lastSuccessAt: NOW, lastFailureAt: null, lastFailureClass: null, lastFailureReason: null, lastLatencyMs: 3, lastProbeAt: NOW, nextProbeAt: NOW,
+    lastSignal: null, lastSignalAt: null, version: 1, ...over,
+  });
+  const sick = (disableIn: number) => target({ consecutiveFailures: 5, failingSince: secondsFromNow(-100), unhealthySince: secondsFromNow(-100), disableAt: secondsFromNow(disableIn), deleteAt: secondsFromNow(disableIn + 600), lastFailureReason: 'HTTP 503' });
+  const run = (t: RecordedTarget, rec: Partial<RecordedSubscription>, obs = [observed('r1', { fingerprint: 'fp-a' })]) =>
+    brief(plan(input({ caps: axp, desired: [d()], observed: obs, recorded: [recorded('a', { remoteId: 'r1', ...rec })], targets: new Map([[url, t]]) })));
+
+  it.each([
+    { name: 'unhealthy but before the cutoff: business as usual', t: sick(60), rec: {}, want: ['a:none:in-sync'] },
+    { name: 'past the cutoff: presumed disabled (recorded, nothing recreated)', t: sick(-1), rec: {}, want: ['a:none:presumed-disabled'] },
+    { name: 'presumed disabled and still failing: wait', t: sick(-1), rec: { presumedDisabledAt: secondsFromNow(-5) }, want: ['a:none:callback-unhealthy'] },
+    { name: 'presumed disabled and healthy again: delete and create', t: target({}), rec: { presumedDisabledAt: secondsFromNow(-5) }, want: ['a:recreate:presumed-disabled'] },
+    { name: 'deleted by the provider while failing: wait', t: sick(-700), rec: { presumedDisabledAt: secondsFromNow(-5) }, obs: [], want: ['a:none:callback-unhealthy'] },
+    { name: 'lost while unhealthy (not yet presumed): wait', t: sick(60), rec: {}, obs: [], want: ['a:none:callback-unhealthy'] },
+    { name: 'lost while healthy: recreate', t: target({}), rec: {}, obs: [], want: ['a:recreate:lost-at-provider'] },
+    { name: 'a provider that volunteers DISABLED, callback healthy: recreate', t: target({}), rec: {}, obs: [observed('r1', { status: 'DISABLED' })], want: ['a:recreate:disabled-at-provider'] },
+  ] as { name: string; t: RecordedTarget; rec: Partial<RecordedSubscription>; obs?: ReturnType<typeof observed>[]; want: string[] }[])('$name', ({ t, rec, obs, want }) => {
+    expect(run(t, rec, obs)).toEqual(want);
+  });
+
+  it('providers that do not disable (Infinity) only see the countdown', () => {
+    const r = plan(input({ desired: [d()], observed: [observed('r1')], recorded: [recorded('a', { remoteId: 'r1' })], targets: new Map([[url, sick(-1)]]) }));
+    expect(brief(r)).toEqual(['a:none:in-sync']);
+  });
+
+  it('names the countdown in its message', () => {
+    const r = plan(input({ caps: axp, desired: [d()], observed: [observed('r1')], recorded: [recorded('a', { remoteId: 'r1' })], targets: new Map([[url, sick(-1)]]) }));
+    expect(r.actions[0]!.message).toMatch(/callback unhealthy since .* \(HTTP 503\); provider disables at .*, deletes at/);
   });
 });
