@@ -65,10 +65,10 @@ export const healthPolicy = z
 export const probeEvent = z.enum(['unknown', 'sample'], { message: 'event is unknown (an event type the provider does not define) or sample (a realistic event)' });
 
 /** Per callback: `probe: false` turns probing off; `probe: { event: sample }` sends a realistic event. */
-export const callbackProbe = z
-  .union([z.boolean(), z.strictObject({ enabled: z.boolean().default(true), event: probeEvent.default('unknown') })])
-  .default(true)
-  .transform((p) => (typeof p === 'boolean' ? { enabled: p, event: 'unknown' as const } : p));
+export const callbackProbe = z.preprocess(
+  (v) => (v === undefined ? {} : typeof v === 'boolean' ? { enabled: v } : v),
+  z.strictObject({ enabled: z.boolean().default(true), event: probeEvent.default('unknown') }, { message: 'probe is true, false, or { enabled, event }' }),
+);
 
 /** The URL a target is known by: normalised, so "https://h/a" and "https://H/a" are one target. */
 export function normalUrl(u: string): string {

@@ -81,27 +81,45 @@ export class Prober {
    */
   async signal(provider: string, url: string, s: { at: Date; ok: boolean; reason: string; counts: boolean }): Promise<boolean> {
     const spec = this.#specs.get(key({ provider, url }));
-    const t = (await this.targets()).find((x) => x.provider === provider && x.url === url);
-    if (!spec || !t || this.deps.readOnly) return false;
+    if (!spec || this.deps.readOnly) return false;
+    const t = await this.#row(provider, url);
+    if (!t) return false;
     if (!s.counts) {
-      await this.deps.store.updateTarget(t.id, t.version, { lastSignal: s.reason, lastSignalAt: s.at });
+      // Written even when a probe of the same target lands at the same moment: re-read and retry.
+      for (let row: RecordedTarget | undefined = t, i = 0; row && i < 3; row = await this.#row(provider, url), i++) {
+        if (await this.deps.store.updateTarget(row.id, row.version, { lastSignal: s.reason, lastSignalAt: s.at })) break;
+      }
       return false;
     }
     const result: ProbeResult = { at: s.at, ok: s.ok, reason: s.reason, latencyMs: 0, ...(s.ok ? {} : { failureClass: 'http-error' as const }) };
     return this.#record(t, spec, result, 'signal');
   }
 
+  async #row(provider: string, url: string): Promise<RecordedTarget | undefined> {
+    return (await this.targets()).find((x) => x.provider === provider && x.url === url);
+  }
+
   /** Writes the outcome; true when the target's health changed. */
-  async #record(t: RecordedTarget, spec: TargetSpec, r: ProbeResult, source: 'probe' | 'signal'): Promise<boolean> {
+  async #record(first: RecordedTarget, spec: TargetSpec, r: ProbeResult, source: 'probe' | 'signal'): Promise<boolean> {
     const { clock, logger, store } = this.deps;
-    const patch = { ...(reproject(t, spec.policy) ?? {}), ...applyProbe(t, r, spec.policy) };
-    if (source === 'probe') patch.nextProbeAt = new Date(clock.now().getTime() + spec.everySeconds * 1000);
-    else {
-      patch.lastSignal = r.reason;
-      patch.lastSignalAt = r.at;
+    // Conditional on the row version; when a concurrent write (another replica, a passive
+    // signal) got there first, re-read and apply this outcome on top of it.
+    let t: RecordedTarget | undefined = first;
+    let written: RecordedTarget | null = null;
+    for (let i = 0; t && !written && i < 3; i++) {
+      const patch = { ...(reproject(t, spec.policy) ?? {}), ...applyProbe(t, r, spec.policy) };
+      if (source === 'probe') patch.nextProbeAt = new Date(clock.now().getTime() + spec.everySeconds * 1000);
+      else {
+        patch.lastSignal = r.reason;
+        patch.lastSignalAt = r.at;
+      }
+      written = await store.updateTarget(t.id, t.version, patch);
+      if (written) break;
+      t = await this.#row(t.provider, t.url);
+      // Another replica probed this target in the same round: one measurement is enough.
+      if (source === 'probe' && t?.lastProbeAt && t.lastProbeAt.getTime() >= r.at.getTime() - (spec.everySeconds * 1000) / 2) return false;
     }
-    const written = await store.updateTarget(t.id, t.version, patch);
-    if (!written) return false; // another replica recorded this target first
+    if (!written || !t) return false;
     const now = clock.now();
     const before = healthOf(t, now);
     const after = healthOf(written, now);

@@ -109,3 +109,46 @@ describe('config', () => {
     expect(s).toContain('"maxItems":25');
   });
 });
+
+describe('config: callback health and the AXP kinds', () => {
+  const axp = `providers:
+  digital:
+    kind: axp-digital
+    baseUrl: https://na.api.avayacloud.com
+    accountId: ABCDEF
+    appKey: k
+    clientId: c
+    clientSecret: s
+    policy: { unhealthyAfter: 5, disableAfter: 4h }
+subscriptions:
+  - name: chat
+    provider: digital
+    channelProviderId: ChatConnector01
+    events: [MESSAGES]
+    callback: { url: https://hooks.example.com/chat }
+`;
+
+  it('reads per-provider policy (defaults to AXP\'s) and defaults.probe', () => {
+    const c = parseConfig(axp.replace('subscriptions:', 'watch:\n  - name: mcc\n    url: https://mcc.example.com/hook\n    format: mycontactcenter\n    every: 30s\nsubscriptions:'), 'c.yaml', { env: {} });
+    expect(c.policies.digital).toEqual({ unhealthyAfter: 5, disableAfterSeconds: 4 * 3600, deleteAfterSeconds: 7 * 86400 });
+    expect(c.desired[0]!.callback).toEqual({ url: 'https://hooks.example.com/chat', method: 'POST', format: 'axp-digital', headers: {}, probe: { enabled: true, event: 'unknown' } });
+    expect(c.watch).toEqual([{ name: 'mcc', url: 'https://mcc.example.com/hook', method: 'POST', format: 'mycontactcenter', everySeconds: 30, timeoutSeconds: 5, event: 'unknown', headers: {}, policy: { unhealthyAfter: 3, disableAfterSeconds: 8 * 3600, deleteAfterSeconds: 7 * 86400 } }]);
+  });
+
+  it.each([
+    { name: 'a short accountId', text: axp.replace('ABCDEF', 'ABC'), want: '5:16 providers.digital.accountId: accountId is the 6-letter AXP account id (e.g. ZWJJIQ)' },
+    { name: 'seven event types', text: axp.replace('[MESSAGES]', '[MESSAGES, CC_MESSAGES, TYPING, PARTICIPANT_ADDED, PARTICIPANT_DISCONNECTED, ENGAGEMENT_CREATED, ENGAGEMENT_ERROR]'), want: '14:13 subscriptions[0].events: events takes at most 6 values' },
+    { name: 'ALL with another type', text: axp.replace('[MESSAGES]', '[ALL, TYPING]'), want: '14:13 subscriptions[0].events: events ALL must be the only value' },
+    { name: 'an unknown event type', text: axp.replace('[MESSAGES]', '[SMOKE]'), want: expect.stringMatching(/^14:14 subscriptions\[0\].events\[0\]: events are among MESSAGES/) },
+    { name: 'a short channelProviderId', text: axp.replace('ChatConnector01', 'C1'), want: '13:24 subscriptions[0].channelProviderId: channelProviderId is 3 to 256 characters' },
+    { name: 'an unknown watch format', text: axp.replace('subscriptions:', 'watch:\n  - name: w\n    url: https://w.example.com\n    format: smoke-signals\nsubscriptions:'), want: expect.stringMatching(/^13:13 watch\[0\].format: format is one of infinity, axp-digital/) },
+    { name: 'a bad probe event', text: axp.replace('callback: { url: https://hooks.example.com/chat }', 'callback: { url: https://hooks.example.com/chat, probe: { event: loud } }'), want: expect.stringMatching(/^15:70 subscriptions\[0\].callback.probe.event: event is unknown/) },
+  ])('reports $name', ({ text, want }) => {
+    expect(issues(text, {})).toEqual([want]);
+  });
+
+  it('probe: false turns a callback\'s probe off', () => {
+    const c = parseConfig(axp.replace('https://hooks.example.com/chat }', 'https://hooks.example.com/chat, probe: false }'), 'c.yaml', { env: {} });
+    expect(c.desired[0]!.callback!.probe).toEqual({ enabled: false, event: 'unknown' });
+  });
+});

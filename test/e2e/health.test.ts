@@ -157,6 +157,19 @@ describe('callback health, end to end (AXP sandbox delivering to a real receiver
     expect(s.receiver.received.some((r) => r.path.startsWith('/hooks/axp-notification') && r.headers['x-hook-token'] === AXP_ENV.HOOK_TOKEN)).toBe(true);
   });
 
+  it('records passive signals on the target: a subscription found INACTIVE, or vanished', async () => {
+    stack = await startHealthStack();
+    const s = stack;
+    await s.app.scheduler.tick();
+    s.clock.advance(700); // nobody renewed: INACTIVE at the provider
+    const [report] = (await s.app.scheduler.tick()).filter((r) => r.provider === 'notify');
+    expect(report!.actions.map((a) => `${a.action}:${a.reason}`)).toEqual(['reactivate:inactive']);
+    expect((await target(s, 'engagements')).lastSignal).toBe('engagements: INACTIVE at the provider');
+    s.axp.accounts.get('ABCDEF')!.digital.clear();
+    await s.app.reconciler.pass('digital');
+    expect((await target(s, 'chat-c')).lastSignal).toBe('chat-c: vanished at the provider');
+  });
+
   it('keeps every secret out of Postgres and the logs', async () => {
     stack = await startHealthStack();
     const s = stack;
