@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { healthOf } from '../../src/policy/health.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { startServer } from '../../src/server/http.js';
 import { query } from '../fixtures/db.js';
 import { AXP_ENV, SCALED, startHealthStack, type HealthStack } from '../fixtures/health-stack.js';
 
@@ -137,6 +139,18 @@ describe('callback health, end to end (AXP sandbox delivering to a real receiver
     expect(w.disableAt!.getTime()).toBe(w.unhealthySince!.getTime() + SCALED.disableAfterSeconds * 1000);
     const metrics = await s.app.metrics.registry.metrics();
     expect(metrics).toContain(`hookwarden_callback_unhealthy_since_timestamp_seconds{provider="watch",target="mcc-agents"} ${w.unhealthySince!.getTime() / 1000}`);
+    // /status tells the same story, as JSON and as a page.
+    const server = await startServer('127.0.0.1', 0, { store: s.app.store, metrics: s.app.metrics, clock: s.clock, logger: silentLogger, ready: () => true });
+    try {
+      const doc = (await (await fetch(`${server.url}/status?format=json`)).json()) as { targets: { name: string; health: string; disableAt: string; url: string }[] };
+      const row = doc.targets.find((t) => t.name === 'mcc-agents')!;
+      expect(row).toMatchObject({ health: 'unhealthy', disableAt: w.disableAt!.toISOString() });
+      expect(row.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/hooks\/mycontactcenter\/agents$/);
+      const html = await (await fetch(`${server.url}/status`)).text();
+      expect(html).toMatch(/<td>mcc-agents<\/td><td><span class="state">unhealthy<\/span>/);
+    } finally {
+      await server.close();
+    }
     expect(metrics).toMatch(/hookwarden_probe_duration_seconds_count\{provider="watch",target="mcc-agents",outcome="connection-reset"\} [1-9]/);
   });
 
