@@ -13,6 +13,7 @@ import { isMigrated, migrate } from './store/migrate.js';
 import { PrismaStore } from './store/prisma.js';
 import type { Store } from './store/types.js';
 import { createProbeDispatcher } from './watchdog/probe.js';
+import { DeliveryPoller } from './watchdog/deliveries.js';
 import { Prober } from './watchdog/prober.js';
 import { targetSpecs } from './watchdog/targets.js';
 
@@ -40,6 +41,7 @@ export interface App {
   reconciler: Reconciler;
   scheduler: Scheduler;
   prober: Prober;
+  deliveries: DeliveryPoller;
   metrics: Metrics;
   clock: Clock;
   /** False in read-only mode when the database has never been migrated (nothing recorded). */
@@ -71,11 +73,15 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   }
   const store = new PrismaStore(databaseUrl);
   const dispatcher = opts.dispatcher ?? createDispatcher();
+  const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
+      readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])),
+      readDeliveries: () => (migrated ? store.listDeliveries() : Promise.resolve([])),
+      now: () => clock.now(),
+    });
   const providers = new Map<string, Provider>();
   for (const [account, a] of Object.entries(config.accounts)) {
-    providers.set(account, providerKinds[a.kind]!.create(account, a.settings, { dispatcher, clock, logger: logger.child({ provider: account }) }));
+    providers.set(account, providerKinds[a.kind]!.create(account, a.settings, { dispatcher, clock, logger: logger.child({ provider: account }), metrics }));
   }
-  const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), { readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])), now: () => clock.now() });
   const probeDispatcher = opts.probeDispatcher ?? createProbeDispatcher();
   const readStore = migrated ? store : emptyStore(store);
   const prober = new Prober(
@@ -90,6 +96,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       deleteOrphans: Object.fromEntries(Object.entries(config.accounts).map(([n, a]) => [n, Boolean(a.settings.deleteOrphans)])),
     },
   );
+  const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds });
   const scheduler = new Scheduler({
     reconciler,
     store,
@@ -99,6 +106,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     concurrency: config.defaults.concurrency,
     allowMassDelete: opts.allowMassDelete ?? false,
     prober,
+    ...(opts.readOnly ? {} : { deliveries }),
   });
   let closing: Promise<void> | undefined;
   return {
@@ -108,6 +116,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     reconciler,
     scheduler,
     prober,
+    deliveries,
     metrics,
     clock,
     migrated,
@@ -138,6 +147,8 @@ function emptyStore(store: Store): Store {
     syncTargets: readOnly,
     listTargets: async () => [],
     updateTarget: readOnly,
+    listDeliveries: async () => [],
+    saveDelivery: readOnly,
     close: () => store.close(),
   };
 }

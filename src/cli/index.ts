@@ -71,7 +71,7 @@ program
   .option('--json', 'one JSON document on stdout')
   .action(async (o: { config: string; json?: boolean }) => {
     await withApp(o.config, { readOnly: true }, async (app) => {
-      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], targets: [] };
+      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], targets: [], deliveries: [] };
       if (o.json) return printJson(doc);
       process.stdout.write(
         `${table(
@@ -84,6 +84,14 @@ program
           `\n${table(
             ['PROVIDER', 'CALLBACK', 'HEALTH', 'FAILURES', 'UNHEALTHY SINCE', 'DISABLE AT', 'DELETE AT', 'LAST FAILURE'],
             doc.targets.map((t) => [t.provider, t.name, t.health, t.consecutiveFailures, t.unhealthySince, t.disableAt, t.deleteAt, t.lastFailureReason ? `${t.lastFailureClass}: ${t.lastFailureReason}` : '']),
+          )}\n`,
+        );
+      }
+      if (doc.deliveries.length) {
+        process.stdout.write(
+          `\n${table(
+            ['PROVIDER', 'SUBSCRIPTION', 'EVENT', 'LAST DELIVERY', 'RESULT', 'LAST FAILURE'],
+            doc.deliveries.map((d) => [d.provider, d.name, d.event, d.kind === 'none' ? 'no recent delivery' : d.deliveredAt, d.kind === 'none' ? '' : `${d.success ? 'ok' : 'failed'} ${d.responseCode}`, d.lastFailureAt ? `${d.lastFailureAt} ${d.lastFailureCode} ${d.lastFailureText ?? ''}` : '']),
           )}\n`,
         );
       }

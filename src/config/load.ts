@@ -20,7 +20,7 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   listen: { host: string; port: number };
-  defaults: { reconcileEverySeconds: number; renewBefore: RenewBefore; concurrency: number; probe: { everySeconds: number; timeoutSeconds: number } };
+  defaults: { reconcileEverySeconds: number; renewBefore: RenewBefore; concurrency: number; probe: { everySeconds: number; timeoutSeconds: number }; deliveryPollEverySeconds: number };
   accounts: Record<string, AccountConfig>;
   /** Each account's callback policy. */
   policies: Record<string, HealthPolicy>;
@@ -156,7 +156,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     databaseUrl: cfg.database?.url,
     dataDir: resolve(dirname(resolve(file)), cfg.dataDir),
     listen: { host, port },
-    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, probe },
+    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, probe, deliveryPollEverySeconds: cfg.defaults.deliveryPoll.every },
     accounts: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, { kind: a.kind, settings: a }])),
     policies: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, a.policy])),
     desired,

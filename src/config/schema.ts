@@ -36,8 +36,10 @@ export const topSchema = z.strictObject({
       probe: z
         .strictObject({ every: duration('probe.every').default(60), timeout: duration('probe.timeout').default(5) })
         .default({ every: 60, timeout: 5 }),
+      /** How often providers that report their own deliveries (Dixa) are asked. */
+      deliveryPoll: z.strictObject({ every: duration('deliveryPoll.every').default(300) }).default({ every: 300 }),
     })
-    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 } }),
+    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 }, deliveryPoll: { every: 300 } }),
   providers: z.record(name, accountHead),
   /** Callback URLs of platforms without a subscription API: probed and projected, never remediated. */
   watch: z

@@ -205,3 +205,22 @@ export interface RecordedTarget {
 }
 
 export type TargetHealth = 'unknown' | 'healthy' | 'failing' | 'unhealthy' | 'presumed-disabled' | 'presumed-deleted';
+
+/** A provider's own account of its last delivery of one event type (Dixa's delivery-status). */
+export interface DeliveryStatus {
+  event: string;
+  /** `none`: the provider has no recent delivery to report. */
+  kind: 'delivered' | 'none';
+  at?: Date;
+  success?: boolean;
+  responseCode?: number;
+  responseText?: string;
+}
+
+/** One entry of a provider's delivery log, without the payload (it holds customer data). */
+export interface DeliveryLogEntry {
+  at: Date;
+  success: boolean;
+  responseCode: number;
+  responseText: string;
+}

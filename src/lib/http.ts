@@ -7,19 +7,47 @@ import { ProviderError, classifyStatus, type ProblemDetails } from './errors.js'
  * connection errors, honouring Retry-After; POST is never retried here (a retried create
  * could duplicate: the reconciler adopts instead).
  */
-export function createDispatcher(opts: { maxRetries?: number; maxRetryWaitMs?: number } = {}): Dispatcher {
-  return new Agent({ connections: 32, keepAliveTimeout: 10_000, connectTimeout: 10_000 }).compose(
-    interceptors.retry({
-      maxRetries: opts.maxRetries ?? 2,
-      minTimeout: 250,
-      maxTimeout: opts.maxRetryWaitMs ?? 10_000,
-      timeoutFactor: 2,
-      methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
-      statusCodes: [429, 502, 503, 504],
-      errorCodes: ['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'UND_ERR_SOCKET'],
-      throwOnError: false,
-    }),
-  );
+export function createDispatcher(
+  opts: {
+    maxRetries?: number;
+    maxRetryWaitMs?: number;
+    methods?: Dispatcher.HttpMethod[];
+    statusCodes?: number[];
+    errorCodes?: string[];
+    /** Sees the status of every attempt, retries included (request and 429 counters). */
+    observe?: (status: number) => void;
+  } = {},
+): Dispatcher {
+  const retry = interceptors.retry({
+    maxRetries: opts.maxRetries ?? 2,
+    minTimeout: 250,
+    maxTimeout: opts.maxRetryWaitMs ?? 10_000,
+    timeoutFactor: 2,
+    methods: opts.methods ?? ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+    statusCodes: opts.statusCodes ?? [429, 502, 503, 504],
+    errorCodes: opts.errorCodes ?? ['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'UND_ERR_SOCKET'],
+    throwOnError: false,
+  });
+  const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000, connectTimeout: 10_000 });
+  // compose(inner, outer): the observer sits below the retries, so it sees every attempt.
+  return opts.observe ? agent.compose(observeStatus(opts.observe), retry) : agent.compose(retry);
+}
+
+/** An interceptor that reports the status of every response passing through it. */
+function observeStatus(observe: (status: number) => void): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) =>
+    dispatch(
+      options,
+      new Proxy(handler, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop);
+          if (typeof value !== 'function') return value;
+          if (prop === 'onResponseStart') return (c: unknown, status: number, ...rest: unknown[]) => (observe(status), value.call(target, c, status, ...rest));
+          if (prop === 'onHeaders') return (status: number, ...rest: unknown[]) => (observe(status), value.call(target, status, ...rest));
+          return value.bind(target);
+        },
+      }),
+    );
 }
 
 export interface JsonRequest {
@@ -86,7 +114,9 @@ export function errorFromResponse(operation: string, res: JsonResponse): Provide
   const { code, retry } = classifyStatus(res.status);
   const problem = isProblem(res.body) ? (res.body as ProblemDetails) : undefined;
   const retryAfter = Number(first(res.headers['retry-after']));
-  let text = problem ? [problem.title, problem.detail].filter(Boolean).join(': ') : typeof res.body === 'string' ? res.body : '';
+  // RFC 7807 problems (Avaya), or {"message": "..."} (Dixa), or plain text.
+  const message = (res.body as { message?: unknown } | undefined)?.message;
+  let text = problem ? [problem.title, problem.detail].filter(Boolean).join(': ') : typeof message === 'string' ? message : typeof res.body === 'string' ? res.body : '';
   const violations = problem?.violations?.map((v) => `${v.field ?? '?'} ${v.message ?? ''}`.trim());
   if (violations?.length) text += ` (${violations.join('; ')})`;
   return new ProviderError(code, `${operation}: HTTP ${res.status}${text ? ` ${text}` : ''}`, retry, {

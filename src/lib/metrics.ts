@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import type { DeliveryRecord } from '../store/types.js';
 import { healthOf } from '../policy/health.js';
 
 /**
@@ -17,10 +18,12 @@ export class Metrics {
   readonly massDeleteRefused: Gauge<'provider'>;
   readonly probeDuration: Histogram<'provider' | 'target' | 'outcome'>;
   readonly recreations: Counter<'provider' | 'reason'>;
+  readonly providerRequests: Counter<'provider'>;
+  readonly rateLimited: Counter<'provider'>;
 
   constructor(
     readSubscriptions?: () => Promise<RecordedSubscription[]>,
-    opts: { defaultMetrics?: boolean; readTargets?: () => Promise<RecordedTarget[]>; now?: () => Date } = {},
+    opts: { defaultMetrics?: boolean; readTargets?: () => Promise<RecordedTarget[]>; readDeliveries?: () => Promise<DeliveryRecord[]>; now?: () => Date } = {},
   ) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hookwarden_process_' });
@@ -32,6 +35,8 @@ export class Metrics {
     this.massDeleteRefused = new Gauge({ name: 'hookwarden_mass_delete_refused', help: '1 while deletions are refused because they would remove more than half of what hookwarden owns.', labelNames: ['provider'], registers });
 
     this.probeDuration = new Histogram({ name: 'hookwarden_probe_duration_seconds', help: 'Callback probe latency, by outcome (ok or the failure class).', labelNames: ['provider', 'target', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10], registers });
+    this.providerRequests = new Counter({ name: 'hookwarden_provider_requests_total', help: 'HTTP requests sent to the provider account, retries included (providers with a published rate limit).', labelNames: ['provider'], registers });
+    this.rateLimited = new Counter({ name: 'hookwarden_provider_rate_limited_total', help: 'Answers 429 Too Many Requests from the provider account.', labelNames: ['provider'], registers });
     this.recreations = new Counter({ name: 'hookwarden_recreations_total', help: 'Subscriptions deleted and created again (or created again after the provider lost them), by reason.', labelNames: ['provider', 'reason'], registers });
 
     if (opts.readTargets) {
@@ -63,6 +68,37 @@ export class Metrics {
       gauge('hookwarden_callback_disable_timestamp_seconds', 'Projected time the provider disables every subscription on the callback; absent while healthy.', (t) => ts(t.disableAt));
       gauge('hookwarden_callback_delete_timestamp_seconds', 'Projected time the provider deletes them; absent while healthy.', (t) => ts(t.deleteAt));
       gauge('hookwarden_callback_last_success_timestamp_seconds', 'Last 200 from the callback.', (t) => ts(t.lastSuccessAt));
+    }
+
+    if (opts.readDeliveries) {
+      const read = opts.readDeliveries;
+      let snapshot: Promise<Map<string, DeliveryRecord>> | undefined;
+      // Per subscription, its most recent delivery across events.
+      const latest = () =>
+        (snapshot ??= read()
+          .then((rows) => {
+            const m = new Map<string, DeliveryRecord>();
+            for (const d of rows) {
+              const k = `${d.provider}\u0000${d.name}`;
+              const cur = m.get(k);
+              if (d.deliveredAt && (!cur?.deliveredAt || cur.deliveredAt < d.deliveredAt)) m.set(k, d);
+            }
+            return m;
+          })
+          .finally(() => setTimeout(() => (snapshot = undefined), 0)));
+      const gauge = (name: string, help: string, value: (d: DeliveryRecord) => number) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['provider', 'subscription'],
+          registers,
+          async collect() {
+            this.reset();
+            for (const d of (await latest()).values()) this.set({ provider: d.provider, subscription: d.name }, value(d));
+          },
+        });
+      gauge('hookwarden_delivery_last_timestamp_seconds', "The provider's last delivery attempt to the subscription's callback, as it reports it.", (d) => d.deliveredAt!.getTime() / 1000);
+      gauge('hookwarden_delivery_last_success', '1 when that last delivery succeeded, else 0.', (d) => (d.success ? 1 : 0));
     }
 
     if (readSubscriptions) {

@@ -3,8 +3,9 @@ import type { Spec } from '../domain/types.js';
 /**
  * Names of the fields (dotted paths) whose values differ between what the config wants and
  * what the provider has. Specs are normalised by the provider mapping (sorted sets,
- * defaults filled), so a plain deep comparison is enough. Only names are returned: values
- * may be secrets.
+ * defaults filled), so a plain deep comparison is enough. A field the provider does not
+ * report (null in the observed spec) cannot drift. Only names are returned: values may be
+ * secrets.
  */
 export function driftedFields(desired: Spec, observed: Spec, prefix = ''): string[] {
   const out: string[] = [];
@@ -12,6 +13,7 @@ export function driftedFields(desired: Spec, observed: Spec, prefix = ''): strin
     const want = desired[key];
     const have = observed[key];
     const path = prefix ? `${prefix}.${key}` : key;
+    if (have === null) continue;
     if (isPlainObject(want) && isPlainObject(have)) out.push(...driftedFields(want, have, path));
     else if (!sameValue(want, have)) out.push(path);
   }

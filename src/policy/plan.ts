@@ -18,6 +18,8 @@ export interface ProviderCapabilities {
   update: boolean;
   /** The provider disables, then deletes, every subscription on a callback that stays unhealthy (AXP). */
   disablesUnhealthyCallbacks?: boolean;
+  /** A disabled subscription can be enabled again in place (Dixa's `enabled` flag, via renew()). */
+  reenable?: boolean;
 }
 
 export interface PlanInput {
@@ -141,7 +143,13 @@ export function plan(input: PlanInput): PlanResult {
       continue;
     }
 
-    // 5. Bound. A provider that volunteers a disabled state: recreate once the callback is healthy.
+    // 5. Bound but disabled while the config wants it enabled: enable it again (Dixa), once the callback is healthy.
+    if (bound.status === 'DISABLED' && input.caps.reenable && d.spec.enabled !== false) {
+      if (down || health === 'failing') push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, remoteId: bound.remoteId, message: `disabled at the provider; waiting for the callback to answer 200 before enabling it again (${target ? cutoffs(target) : ''})` });
+      else push({ ...base, action: 'reactivate', reason: Reason.DisabledAtProvider, remoteId: bound.remoteId, message: 'disabled at the provider while the config wants it enabled; enabling it again' });
+      continue;
+    }
+    // A provider that volunteers a disabled state (a bonus field): recreate once the callback is healthy.
     if (bound.status === 'DISABLED' && input.caps.disablesUnhealthyCallbacks) {
       if (down) push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, remoteId: bound.remoteId, message: 'the provider reports it disabled; waiting for the callback to answer 200 before recreating it' });
       else push({ ...base, action: 'recreate', reason: Reason.DisabledAtProvider, remoteId: bound.remoteId, message: 'the provider reports it disabled; deleting it and creating it again' });

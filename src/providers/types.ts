@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import type { DesiredSubscription, ObservedSubscription, RenewBefore } from '../domain/types.js';
+import type { DeliveryLogEntry, DeliveryStatus, DesiredSubscription, ObservedSubscription, RenewBefore } from '../domain/types.js';
+import type { Metrics } from '../lib/metrics.js';
 import type { ProviderCapabilities } from '../policy/plan.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -20,12 +21,19 @@ export interface Provider {
   update(remoteId: string, d: DesiredSubscription, signal?: AbortSignal): Promise<ObservedSubscription>;
   renew(remoteId: string, d: DesiredSubscription, signal?: AbortSignal): Promise<ObservedSubscription>;
   delete(remoteId: string, signal?: AbortSignal): Promise<void>;
+  /** Providers that report their own deliveries (Dixa): the latest delivery per subscribed event. */
+  deliveryStatus?(remoteId: string, signal?: AbortSignal): Promise<DeliveryStatus[]>;
+  /** …and the recent delivery log of one event, newest first, payloads left out. */
+  deliveryLogs?(remoteId: string, event: string, signal?: AbortSignal): Promise<DeliveryLogEntry[]>;
+  /** A secret the provider generated for the subscription (Dixa's signing key), for `hookwarden show-secret` only. */
+  secret?(remoteId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 export interface ProviderDeps {
   dispatcher: Dispatcher;
   clock: Clock;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface SubscriptionDefaults {

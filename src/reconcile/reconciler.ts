@@ -210,6 +210,8 @@ class Executor {
     let row = d ? await this.#ensureRow(d) : this.#rows.get(a.name);
     if (d && !row) return { ...a, outcome: 'skipped', error: 'another process is handling this subscription' };
     const actionId = randomUUID();
+    // How the action was carried out, when that can differ (a re-enable that fell back to recreating).
+    let note: string | undefined;
     const journal = (phase: 'intent' | 'succeeded' | 'failed', extra: { remoteId?: string | null; error?: string; errorCode?: string } = {}) =>
       store.appendHistory({
         at: clock.now(),
@@ -218,16 +220,16 @@ class Executor {
         name: a.name,
         action: a.action,
         reason: a.reason,
-        message: a.message,
+        message: note ? `${a.message}: ${note}` : a.message,
         phase,
         remoteId: extra.remoteId ?? a.remoteId ?? null,
-        previousRemoteId: a.action === 'recreate' ? (a.remoteId ?? null) : null,
+        previousRemoteId: a.action === 'recreate' || (extra.remoteId && extra.remoteId !== a.remoteId) ? (a.remoteId ?? null) : null,
         errorCode: extra.errorCode ?? null,
         error: extra.error ?? null,
       });
     await journal('intent');
     try {
-      const patch = await this.#call(a, d, row);
+      const patch = await this.#call(a, d, row, (n) => (note = n));
       if (row && patch) {
         const written = await store.updateSubscription(row.id, row.version, patch);
         if (!written) {
@@ -237,15 +239,15 @@ class Executor {
         }
         this.#rows.set(a.name, (row = written));
       }
-      const newRemoteId = (a.action === 'create' || a.action === 'recreate') && row?.remoteId ? row.remoteId : undefined;
+      const newRemoteId = row?.remoteId && (a.action === 'create' || a.action === 'recreate' || row.remoteId !== a.remoteId) ? row.remoteId : undefined;
       await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
       metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
       if (a.action === 'recreate') metrics.recreations.inc({ provider: account, reason: a.reason });
       logger.info(
         { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
-        `${a.action} ${a.name}: ${a.message}`,
+        `${a.action} ${a.name}: ${a.message}${note ? `: ${note}` : ''}`,
       );
-      return { ...a, outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
+      return { ...a, ...(note ? { message: `${a.message}: ${note}` } : {}), outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
     } catch (err) {
       if (this.signal?.aborted && !(err instanceof ProviderError)) throw err;
       const code = err instanceof ProviderError ? err.code : 'ERROR';
@@ -264,7 +266,7 @@ class Executor {
   }
 
   /** The provider call for one action; returns what to record on the subscription's row. */
-  async #call(a: Action, d: DesiredSubscription | undefined, row: RecordedSubscription | undefined): Promise<SubscriptionPatch | undefined> {
+  async #call(a: Action, d: DesiredSubscription | undefined, row: RecordedSubscription | undefined, note: (n: string) => void): Promise<SubscriptionPatch | undefined> {
     const p = this.provider;
     const s = this.signal;
     const now = () => this.deps.clock.now();
@@ -284,8 +286,24 @@ class Executor {
         const o = await p.update(a.remoteId!, d!, s);
         return this.#bound(d!, o, { fresh: false, lifetime: row?.lifetimeSeconds ?? null });
       }
-      case 'renew':
       case 'reactivate':
+        if (p.capabilities.reenable) {
+          // Enable it again in place; if the provider refuses, delete it and create it again.
+          try {
+            const o = await p.renew(a.remoteId!, d!, s);
+            note('enabled again with PATCH');
+            return this.#bound(d!, o, { fresh: false, lifetime: null });
+          } catch (err) {
+            if (s?.aborted) throw err;
+            await p.delete(a.remoteId!, s);
+            const created = await p.create(d!, s);
+            note(`enabling failed (${errorMessage(err)}); deleted and created again`);
+            this.deps.metrics.recreations.inc({ provider: p.account, reason: a.reason });
+            return { ...this.#bound(d!, created, { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null };
+          }
+        }
+        return { ...this.#bound(d!, await p.renew(a.remoteId!, d!, s), { fresh: true }), lastRenewedAt: now() };
+      case 'renew':
         return { ...this.#bound(d!, await p.renew(a.remoteId!, d!, s), { fresh: true }), lastRenewedAt: now() };
       case 'delete': {
         // Duplicates and orphans have no row of their own; a row we do not own is only forgotten.

@@ -4,6 +4,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { PassReport, Reconciler } from '../reconcile/reconciler.js';
 import type { Store } from '../store/types.js';
+import type { DeliveryPoller } from '../watchdog/deliveries.js';
 import type { Prober } from '../watchdog/prober.js';
 
 export interface SchedulerOptions {
@@ -18,6 +19,8 @@ export interface SchedulerOptions {
   wakeEvery?: string;
   /** Callback probes run on the same wake-ups. */
   prober?: Prober;
+  /** Delivery-status polls too, in the background (a poll may take longer than a second). */
+  deliveries?: DeliveryPoller;
 }
 
 /**
@@ -33,6 +36,7 @@ export class Scheduler {
   readonly #forced = new Set<string>();
   #task: ScheduledTask | undefined;
   #ticking: Promise<unknown> | undefined;
+  #polling: Promise<void> | undefined;
   /** Set after the first full round of passes: /readyz turns green. */
   ready = false;
 
@@ -56,6 +60,7 @@ export class Scheduler {
     const probing = this.probe();
     const reports = await this.passes();
     await probing;
+    this.#polling ??= this.opts.deliveries?.pollDue(this.#abort.signal).finally(() => (this.#polling = undefined));
     return reports;
   }
 
@@ -117,7 +122,7 @@ export class Scheduler {
   async stop(graceMs = 8000): Promise<void> {
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([this.#ticking, ...this.#inflight.values()]);
+    const running = Promise.allSettled([this.#ticking, this.#polling, ...this.#inflight.values()]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);

@@ -134,6 +134,10 @@ ${doc.subscriptions.map(row).join('\n') || '<tr><td colspan="7">nothing recorded
 <table><tr><th>Provider</th><th>Target</th><th>Health</th><th>Failures</th><th>Unhealthy since</th><th>Provider disables</th><th>Provider deletes</th><th>Latency</th><th>Last failure</th></tr>
 ${doc.targets.map(target).join('\n') || '<tr><td colspan="9">no callbacks probed</td></tr>'}
 </table>
+${doc.deliveries.length ? `<h2>Deliveries (as the provider reports them)</h2>
+<table><tr><th>Provider</th><th>Subscription</th><th>Event</th><th>Last delivery</th><th>Result</th><th>Last failure</th></tr>
+${doc.deliveries.map((d) => `<tr class="${d.kind === 'none' ? 'pending' : d.success ? 'healthy' : 'failing'}"><td>${esc(d.provider)}</td><td>${esc(d.name)}</td><td>${esc(d.event)}</td><td title="${esc(d.deliveredAt)}">${d.kind === 'none' ? 'no recent delivery' : esc(relative(d.deliveredAt, now))}</td><td>${d.kind === 'none' ? '' : `<span class="state">${d.success ? 'ok' : 'failed'}</span> ${esc(d.responseCode)} ${esc(d.responseText)}`}</td><td>${d.lastFailureAt ? `<span class="err">${esc(d.lastFailureCode)} ${esc(d.lastFailureText)}</span> <small>${esc(relative(d.lastFailureAt, now))}</small>` : ''}</td></tr>`).join('\n')}
+</table>` : ''}
 <h2>Recent actions</h2>
 <table><tr><th>At</th><th>Provider</th><th>Name</th><th>Action</th><th>Reason</th><th>Phase</th><th>Message</th></tr>
 ${hist}

@@ -1,6 +1,6 @@
 import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import { healthOf } from '../policy/health.js';
-import type { HistoryEntry, Store } from '../store/types.js';
+import type { DeliveryRecord, HistoryEntry, Store } from '../store/types.js';
 
 /** The status document shared by `hookwarden status --json` and GET /status?format=json. */
 export interface StatusRow {
@@ -92,14 +92,33 @@ export function targetRow(t: RecordedTarget, now: Date): TargetRow {
 export async function statusDocument(store: Store, now: Date, opts: { history?: number } = {}) {
   const subs = await store.listSubscriptions();
   const targets = await store.listTargets();
+  const deliveries = await store.listDeliveries();
   const history = opts.history ? await store.history({ limit: opts.history }) : [];
   return {
     subscriptions: subs.map(statusRow),
     targets: targets.map((t) => targetRow(t, now)),
+    deliveries: deliveries.map(deliveryRow),
     ...(opts.history ? { history: history.map(historyRow) } : {}),
   };
 }
 
 export function historyRow(h: HistoryEntry) {
   return { ...h, at: h.at.toISOString() };
+}
+
+export function deliveryRow(d: DeliveryRecord) {
+  return {
+    provider: d.provider,
+    name: d.name,
+    event: d.event,
+    kind: d.kind,
+    deliveredAt: iso(d.deliveredAt),
+    success: d.success,
+    responseCode: d.responseCode,
+    responseText: d.responseText,
+    lastFailureAt: iso(d.lastFailureAt),
+    lastFailureCode: d.lastFailureCode,
+    lastFailureText: d.lastFailureText,
+    polledAt: d.polledAt.toISOString(),
+  };
 }

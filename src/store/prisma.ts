@@ -3,7 +3,7 @@ import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
 import type { RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
-import type { HistoryEntry, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
+import type { DeliveryRecord, HistoryEntry, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
 
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
 
@@ -109,6 +109,19 @@ export class PrismaStore implements Store {
     const res = await this.#prisma.callbackTarget.updateMany({ where: { id, version }, data: { ...patch, version: { increment: 1 }, updatedAt: new Date() } });
     if (res.count === 0) return null;
     return this.#prisma.callbackTarget.findUnique({ where: { id } });
+  }
+
+  async listDeliveries(provider?: string): Promise<DeliveryRecord[]> {
+    const rows = await this.#prisma.deliveryStatus.findMany({ where: provider ? { provider } : {}, orderBy: [{ provider: 'asc' }, { name: 'asc' }, { event: 'asc' }] });
+    return rows.map(({ id: _id, ...r }) => ({ ...r, kind: r.kind as DeliveryRecord['kind'] }));
+  }
+
+  async saveDelivery(d: DeliveryRecord): Promise<void> {
+    await this.#prisma.deliveryStatus.upsert({
+      where: { subscriptionId_event: { subscriptionId: d.subscriptionId, event: d.event } },
+      create: { id: randomUUID(), ...d },
+      update: d,
+    });
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,24 @@ export interface TargetKey {
   format: string;
 }
 
+/** The last delivery of one event of one subscription, as the provider reports it. */
+export interface DeliveryRecord {
+  subscriptionId: string;
+  provider: string;
+  name: string;
+  event: string;
+  kind: 'delivered' | 'none';
+  deliveredAt: Date | null;
+  success: boolean | null;
+  responseCode: number | null;
+  responseText: string | null;
+  lastFailureAt: Date | null;
+  lastFailureCode: number | null;
+  lastFailureText: string | null;
+  logsCheckedFor: Date | null;
+  polledAt: Date;
+}
+
 export type HistoryPhase = 'intent' | 'succeeded' | 'failed' | 'skipped';
 
 export interface HistoryEntry {
@@ -49,5 +67,8 @@ export interface Store {
   listTargets(): Promise<RecordedTarget[]>;
   /** Conditional on the row version, like updateSubscription. */
   updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null>;
+  listDeliveries(provider?: string): Promise<DeliveryRecord[]>;
+  /** Inserts or replaces the record of (subscriptionId, event). */
+  saveDelivery(d: DeliveryRecord): Promise<void>;
   close(): Promise<void>;
 }

@@ -84,7 +84,9 @@ export class Prober {
     if (!spec || this.deps.readOnly) return false;
     const t = await this.#row(provider, url);
     if (!t) return false;
-    if (!s.counts) {
+    // A delivery older than what was last observed says nothing new about the callback's health.
+    const stale = t.lastProbeAt !== null && s.at < t.lastProbeAt;
+    if (!s.counts || stale) {
       // Written even when a probe of the same target lands at the same moment: re-read and retry.
       for (let row: RecordedTarget | undefined = t, i = 0; row && i < 3; row = await this.#row(provider, url), i++) {
         if (await this.deps.store.updateTarget(row.id, row.version, { lastSignal: s.reason, lastSignalAt: s.at })) break;

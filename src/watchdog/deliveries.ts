@@ -1,0 +1,115 @@
+import type { DeliveryStatus, DesiredSubscription, RecordedSubscription } from '../domain/types.js';
+import type { Clock } from '../lib/clock.js';
+import { errorMessage, ProviderError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { Provider } from '../providers/types.js';
+import type { DeliveryRecord, Store } from '../store/types.js';
+import type { Prober } from './prober.js';
+
+export interface DeliveryPollerDeps {
+  store: Store;
+  providers: Map<string, Provider>;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  prober?: Prober;
+  desired: DesiredSubscription[];
+  everySeconds: number;
+}
+
+/** Response texts are the receiver's words: kept short. */
+const clip = (s: string | undefined) => (s === undefined ? null : s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
+/**
+ * Reads a provider's own account of what it delivered (Dixa's delivery-status), on its own
+ * schedule: records, per subscription and event, the last delivery or NoRecentDelivery;
+ * feeds each new delivery into the callback's health as a passive signal; and, for a new
+ * failed delivery, reads that event's log once and keeps the latest failure's details —
+ * never the payload, which holds customer data.
+ */
+export class DeliveryPoller {
+  readonly #lastPoll = new Map<string, number>();
+  #running: Promise<void> | undefined;
+
+  constructor(private readonly deps: DeliveryPollerDeps) {}
+
+  get accounts(): string[] {
+    return [...this.deps.providers.values()].filter((p) => p.deliveryStatus).map((p) => p.account);
+  }
+
+  /** Starts the polls that are due, unless one is still running; resolves when they end. */
+  pollDue(signal?: AbortSignal): Promise<void> {
+    this.#running ??= this.#pollDue(signal).finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async #pollDue(signal?: AbortSignal): Promise<void> {
+    const now = this.deps.clock.now().getTime();
+    for (const account of this.accounts) {
+      const last = this.#lastPoll.get(account);
+      if (last !== undefined && now - last < this.deps.everySeconds * 1000) continue;
+      this.#lastPoll.set(account, now);
+      try {
+        await this.pollAccount(account, signal);
+      } catch (err) {
+        this.deps.logger.error({ provider: account, err: errorMessage(err) }, 'polling delivery statuses failed');
+      }
+    }
+  }
+
+  async pollAccount(account: string, signal?: AbortSignal): Promise<void> {
+    const provider = this.deps.providers.get(account)!;
+    const rows = (await this.deps.store.listSubscriptions(account)).filter((r) => r.remoteId && r.state !== 'deleted');
+    const known = new Map((await this.deps.store.listDeliveries(account)).map((d) => [`${d.subscriptionId}/${d.event}`, d]));
+    for (const r of rows) {
+      if (signal?.aborted) return;
+      let statuses: DeliveryStatus[];
+      try {
+        statuses = await provider.deliveryStatus!(r.remoteId!, signal);
+      } catch (err) {
+        if (err instanceof ProviderError && err.code === 'PROVIDER_NOT_FOUND') continue; // gone: the next pass recreates it
+        throw err;
+      }
+      for (const st of statuses) await this.#record(provider, r, st, known.get(`${r.id}/${st.event}`), signal);
+    }
+  }
+
+  async #record(provider: Provider, row: RecordedSubscription, st: DeliveryStatus, prev: DeliveryRecord | undefined, signal?: AbortSignal): Promise<void> {
+    const { clock, logger, store } = this.deps;
+    const name = row.name;
+    const rec: DeliveryRecord = {
+      subscriptionId: row.id,
+      provider: provider.account,
+      name,
+      event: st.event,
+      kind: st.kind,
+      deliveredAt: st.at ?? null,
+      success: st.success ?? null,
+      responseCode: st.responseCode ?? null,
+      responseText: clip(st.responseText),
+      lastFailureAt: prev?.lastFailureAt ?? null,
+      lastFailureCode: prev?.lastFailureCode ?? null,
+      lastFailureText: prev?.lastFailureText ?? null,
+      logsCheckedFor: prev?.logsCheckedFor ?? null,
+      polledAt: clock.now(),
+    };
+    const isNew = st.kind === 'delivered' && st.at && (!prev?.deliveredAt || prev.deliveredAt < st.at);
+    if (isNew && st.success === false && prev?.logsCheckedFor?.getTime() !== st.at!.getTime()) {
+      // A new failure: read this event's log once, keep the latest failure (not the payload).
+      const failed = (await provider.deliveryLogs?.(row.remoteId!, st.event, signal))?.find((e) => !e.success);
+      rec.logsCheckedFor = st.at!;
+      if (failed) {
+        rec.lastFailureAt = failed.at;
+        rec.lastFailureCode = failed.responseCode;
+        rec.lastFailureText = clip(failed.responseText);
+      }
+      logger.warn({ provider: provider.account, subscription: name, event: st.event, responseCode: st.responseCode }, `${name}: the provider's delivery of ${st.event} failed (HTTP ${st.responseCode})`);
+    }
+    await store.saveDelivery(rec);
+    const url = this.deps.desired.find((d) => d.provider === provider.account && d.name === name)?.callback?.url;
+    if (isNew && url && this.deps.prober) {
+      await this.deps.prober.signal(provider.account, url, { at: st.at!, ok: st.success === true, reason: `${name}: delivery of ${st.event} ${st.success ? 'succeeded' : 'failed'} (HTTP ${st.responseCode})`, counts: true });
+    }
+  }
+}
