@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type RecordedSubscription, type SubscriptionState } from '../domain/types.js';
+import { ProviderError, errorMessage } from '../lib/errors.js';
+import { nextCheckFor, type PlanResult } from '../policy/plan.js';
+import { backoffSeconds } from '../policy/timing.js';
+import type { Provider } from '../providers/types.js';
+import type { SubscriptionPatch } from '../store/types.js';
+import type { ActionReport, ReconcilerDeps } from './reconciler.js';
+
+/** Runs one pass's actions: journal the intent, call the provider, record the outcome. */
+export class Executor {
+  readonly #rows = new Map<string, RecordedSubscription>();
+  readonly #desired: Map<string, DesiredSubscription>;
+  readonly #observed: Map<string, ObservedSubscription>;
+  readonly #failedNames = new Set<string>();
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    private readonly provider: Provider,
+    desired: DesiredSubscription[],
+    observed: ObservedSubscription[],
+    recorded: RecordedSubscription[],
+    private readonly result: PlanResult,
+    private readonly reconcileEverySeconds: number,
+    private readonly signal?: AbortSignal,
+  ) {
+    for (const r of recorded) this.#rows.set(r.name, r);
+    this.#desired = new Map(desired.map((d) => [d.name, d]));
+    this.#observed = new Map(observed.map((o) => [o.remoteId, o]));
+  }
+
+  async run(): Promise<ActionReport[]> {
+    const reports: ActionReport[] = [];
+    for (const a of this.result.actions) {
+      if (this.signal?.aborted) break;
+      if (a.action === 'none' && a.reason === Reason.PresumedDisabled) {
+        await this.#markPresumedDisabled(a);
+        reports.push({ ...a, outcome: 'succeeded' });
+        continue;
+      }
+      if (a.action === 'none') {
+        await this.#touch(a);
+        reports.push({ ...a, outcome: 'skipped' });
+        continue;
+      }
+      // After a failed step, the rest of that subscription's steps wait for the next pass.
+      if (this.#failedNames.has(a.name)) {
+        reports.push({ ...a, outcome: 'skipped', error: 'an earlier step for this subscription failed' });
+        continue;
+      }
+      reports.push(await this.#execute(a));
+    }
+    return reports;
+  }
+
+  async #execute(a: Action): Promise<ActionReport> {
+    const { store, clock, logger, metrics } = this.deps;
+    const account = this.provider.account;
+    const d = this.#desired.get(a.name);
+    let row = d ? await this.#ensureRow(d) : this.#rows.get(a.name);
+    if (d && !row) return { ...a, outcome: 'skipped', error: 'another process is handling this subscription' };
+    const actionId = randomUUID();
+    // How the action was carried out, when that can differ (a re-enable that fell back to recreating).
+    let note: string | undefined;
+    const journal = (phase: 'intent' | 'succeeded' | 'failed', extra: { remoteId?: string | null; error?: string; errorCode?: string } = {}) =>
+      store.appendHistory({
+        at: clock.now(),
+        actionId,
+        provider: account,
+        name: a.name,
+        action: a.action,
+        reason: a.reason,
+        message: note ? `${a.message}: ${note}` : a.message,
+        phase,
+        remoteId: extra.remoteId ?? a.remoteId ?? null,
+        previousRemoteId: a.action === 'recreate' || (extra.remoteId && extra.remoteId !== a.remoteId) ? (a.remoteId ?? null) : null,
+        errorCode: extra.errorCode ?? null,
+        error: extra.error ?? null,
+      });
+    await journal('intent');
+    try {
+      const patch = await this.#call(a, d, row, (n) => (note = n));
+      if (row && patch) {
+        const written = await store.updateSubscription(row.id, row.version, patch);
+        if (!written) {
+          logger.warn({ provider: account, subscription: a.name }, 'row changed under us (another replica); leaving it to the next pass');
+          await journal('failed', { error: 'fenced: the row version moved', errorCode: 'FENCED' });
+          return { ...a, outcome: 'skipped', error: 'fenced by another writer' };
+        }
+        this.#rows.set(a.name, (row = written));
+      }
+      const newRemoteId = row?.remoteId && (a.action === 'create' || a.action === 'recreate' || row.remoteId !== a.remoteId) ? row.remoteId : undefined;
+      await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
+      metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
+      if (a.action === 'recreate') metrics.recreations.inc({ provider: account, reason: a.reason });
+      logger.info(
+        { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
+        `${a.action} ${a.name}: ${a.message}${note ? `: ${note}` : ''}`,
+      );
+      return { ...a, ...(note ? { message: `${a.message}: ${note}` } : {}), outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
+    } catch (err) {
+      if (this.signal?.aborted && !(err instanceof ProviderError)) throw err;
+      const code = err instanceof ProviderError ? err.code : 'ERROR';
+      const message = errorMessage(err);
+      this.#failedNames.add(a.name);
+      metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'failed' });
+      metrics.providerErrors.inc({ provider: account, code });
+      await journal('failed', { error: message, errorCode: code });
+      if (row) {
+        const written = await store.updateSubscription(row.id, row.version, this.#failurePatch(a, row, err));
+        if (written) this.#rows.set(a.name, written);
+      }
+      logger.error({ provider: account, subscription: a.name, action: a.action, reason: a.reason, code, err: message }, `${a.action} ${a.name} failed`);
+      return { ...a, outcome: 'failed', error: message, errorCode: code };
+    }
+  }
+
+  /** The provider call for one action; returns what to record on the subscription's row. */
+  async #call(a: Action, d: DesiredSubscription | undefined, row: RecordedSubscription | undefined, note: (n: string) => void): Promise<SubscriptionPatch | undefined> {
+    const p = this.provider;
+    const s = this.signal;
+    const now = () => this.deps.clock.now();
+    switch (a.action) {
+      case 'create':
+        return this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true });
+      case 'recreate': {
+        // Drift the provider cannot patch, or a disabled subscription: delete it first. A lost one is already gone.
+        if (a.reason !== Reason.LostAtProvider && a.remoteId) await p.delete(a.remoteId, s);
+        return { ...this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null, presumedDisabledAt: null };
+      }
+      case 'adopt': {
+        const o = this.#observed.get(a.remoteId!)!;
+        return this.#bound(d!, o, { owned: true, fresh: false });
+      }
+      case 'update': {
+        const o = await p.update(a.remoteId!, d!, s);
+        return this.#bound(d!, o, { fresh: false, lifetime: row?.lifetimeSeconds ?? null });
+      }
+      case 'reactivate':
+        if (p.capabilities.reenable) {
+          // Enable it again in place; if the provider refuses, delete it and create it again.
+          try {
+            const o = await p.renew(a.remoteId!, d!, s);
+            note('enabled again with PATCH');
+            return this.#bound(d!, o, { fresh: false, lifetime: null });
+          } catch (err) {
+            if (s?.aborted) throw err;
+            await p.delete(a.remoteId!, s);
+            const created = await p.create(d!, s);
+            note(`enabling failed (${errorMessage(err)}); deleted and created again`);
+            this.deps.metrics.recreations.inc({ provider: p.account, reason: a.reason });
+            return { ...this.#bound(d!, created, { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null };
+          }
+        }
+        return { ...this.#bound(d!, await p.renew(a.remoteId!, d!, s), { fresh: true }), lastRenewedAt: now() };
+      case 'renew':
+        return { ...this.#bound(d!, await p.renew(a.remoteId!, d!, s), { fresh: true }), lastRenewedAt: now() };
+      case 'delete': {
+        // Duplicates and orphans have no row of their own; a row we do not own is only forgotten.
+        if (a.reason === Reason.Duplicate || a.reason === Reason.Orphan) {
+          await p.delete(a.remoteId!, s);
+          return undefined;
+        }
+        if (row?.owned && a.remoteId) await p.delete(a.remoteId, s);
+        return { state: 'deleted', remoteId: null, previousRemoteId: a.remoteId ?? row?.remoteId ?? null, status: null, expiresAt: null, failureCount: 0, lastError: null, lastErrorCode: null, nextCheckAt: new Date(now().getTime() + 365 * 86400_000) };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** The row after a call that left the subscription bound to `o`. */
+  #bound(d: DesiredSubscription, o: ObservedSubscription, how: { owned?: boolean; fresh: boolean; lifetime?: number | null }): SubscriptionPatch {
+    const now = this.deps.clock.now();
+    // Right after a create or renew, expiresIn is the lifetime the provider granted.
+    const lifetime = how.fresh ? (o.expiresIn ?? lifetimeFrom(o, now)) : (how.lifetime ?? null);
+    this.#observed.set(o.remoteId, o);
+    return {
+      remoteId: o.remoteId,
+      status: o.status,
+      state: stateOf(o),
+      ...(how.owned ? { owned: true } : {}),
+      desiredHash: d.hash,
+      expiresAt: o.expiresAt ?? null,
+      lifetimeSeconds: lifetime,
+      ...(how.fresh ? { lastRenewedAt: now } : {}),
+      lastObservedAt: now,
+      failureCount: 0,
+      lastError: null,
+      lastErrorCode: null,
+      nextCheckAt: nextCheckFor(d, o, lifetime, { now, caps: this.provider.capabilities, reconcileEverySeconds: this.reconcileEverySeconds }),
+    };
+  }
+
+  #failurePatch(a: Action, row: RecordedSubscription, err: unknown): SubscriptionPatch {
+    const now = this.deps.clock.now();
+    const failures = row.failureCount + 1;
+    const code = err instanceof ProviderError ? err.code : 'ERROR';
+    const terminal = err instanceof ProviderError && err.retry === 'terminal' && code !== 'PROVIDER_NOT_FOUND' && (a.action === 'create' || a.action === 'recreate' || a.action === 'update');
+    // The subscription vanished under a renew or update: look again at once (the plan recreates it).
+    const vanished = code === 'PROVIDER_NOT_FOUND';
+    const toExpiry = row.expiresAt ? (row.expiresAt.getTime() - now.getTime()) / 1000 : undefined;
+    const delay = vanished ? 0 : terminal ? this.reconcileEverySeconds : Math.max(backoffSeconds(failures, (this.deps.rand ?? Math.random)(), toExpiry), retryAfter(err));
+    const d = this.#desired.get(a.name);
+    return {
+      failureCount: vanished ? 0 : failures,
+      lastError: errorMessage(err),
+      lastErrorCode: code,
+      state: terminal ? 'rejected' : vanished ? row.state : 'failing',
+      ...(d ? { desiredHash: d.hash } : {}),
+      nextCheckAt: new Date(now.getTime() + delay * 1000),
+    };
+  }
+
+  /** Nothing to do: keep the row's observation and next check current (written only on change). */
+  async #touch(a: Action): Promise<void> {
+    const row = this.#rows.get(a.name);
+    const d = this.#desired.get(a.name);
+    const next = this.result.nextCheck.get(a.name);
+    if (!row || !d || !next || a.reason !== Reason.InSync) return;
+    const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;
+    const patch: SubscriptionPatch = {};
+    if (Math.abs(row.nextCheckAt.getTime() - next.getTime()) >= 1000) patch.nextCheckAt = next;
+    if (o && o.status !== row.status) {
+      patch.status = o.status;
+      patch.state = stateOf(o);
+    }
+    if (o && (o.expiresAt?.getTime() ?? null) !== (row.expiresAt?.getTime() ?? null)) patch.expiresAt = o.expiresAt ?? null;
+    if (row.desiredHash !== d.hash) patch.desiredHash = d.hash;
+    if (row.state === 'rejected' || row.state === 'failing') {
+      patch.state = o ? stateOf(o) : row.state;
+      patch.failureCount = 0;
+    }
+    if (Object.keys(patch).length === 0) return;
+    patch.lastObservedAt = this.deps.clock.now();
+    const written = await this.deps.store.updateSubscription(row.id, row.version, patch);
+    if (written) this.#rows.set(a.name, written);
+  }
+
+  /** The callback stayed unhealthy past the cutoff: record that the provider has disabled it. */
+  async #markPresumedDisabled(a: Action): Promise<void> {
+    const d = this.#desired.get(a.name);
+    const row = d ? await this.#ensureRow(d) : undefined;
+    if (!row) return;
+    const now = this.deps.clock.now();
+    const written = await this.deps.store.updateSubscription(row.id, row.version, { presumedDisabledAt: now, state: 'disabled', lastObservedAt: now, nextCheckAt: new Date(now.getTime() + this.reconcileEverySeconds * 1000) });
+    if (!written) return;
+    this.#rows.set(a.name, written);
+    await this.deps.store.appendHistory({ at: now, actionId: randomUUID(), provider: a.provider, name: a.name, action: 'none', reason: a.reason, message: a.message, phase: 'succeeded', remoteId: a.remoteId ?? null });
+    this.deps.logger.warn({ provider: a.provider, subscription: a.name, reason: a.reason, remoteId: a.remoteId }, `${a.name}: ${a.message}`);
+  }
+
+  /** The row for a declared subscription, inserted (pending) the first time it is acted on. */
+  async #ensureRow(d: DesiredSubscription): Promise<RecordedSubscription | undefined> {
+    const existing = this.#rows.get(d.name);
+    if (existing) return existing;
+    const row = await this.deps.store.insertSubscription({
+      id: randomUUID(),
+      provider: d.provider,
+      name: d.name,
+      kind: d.kind,
+      state: 'pending',
+      desiredHash: d.hash,
+      nextCheckAt: this.deps.clock.now(),
+    });
+    if (row) this.#rows.set(d.name, row);
+    return row ?? undefined;
+  }
+}
+
+function stateOf(o: ObservedSubscription): SubscriptionState {
+  return o.status === 'ACTIVE' ? 'active' : o.status === 'INACTIVE' ? 'inactive' : 'pending';
+}
+
+function lifetimeFrom(o: ObservedSubscription, now: Date): number | null {
+  return o.expiresAt ? Math.max(1, Math.round((o.expiresAt.getTime() - now.getTime()) / 1000)) : null;
+}
+
+export function retryAfter(err: unknown): number {
+  return err instanceof ProviderError ? (err.details.retryAfterSeconds ?? 0) : 0;
+}
