@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { AxpSandbox } from '../sandbox/axp.js';
+import { DixaSandbox } from '../sandbox/dixa.js';
 import { InfinitySandbox } from '../sandbox/infinity.js';
 import { CallbackReceiver } from '../sandbox/receiver.js';
 import { cliLogger } from './common.js';
@@ -27,10 +28,12 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   const infinityUrl = await infinity.listen(0);
   const axp = new AxpSandbox({ subscriptionLifetimeSeconds: lifetime * 4, policy: { ...DEMO_POLICY, timeoutMs: 5000 }, deliverEveryMs: 5000 });
   const axpUrl = await axp.listen(0);
-  const receiver = new CallbackReceiver().expect('/hooks/digital', 'axp-digital').expect('/hooks/mycontactcenter', 'mycontactcenter').expect('/hooks/agents', 'infinity').expect('/hooks/interactions', 'infinity').expect('/hooks/queues', 'infinity');
+  const dixa = new DixaSandbox({ deliverEveryMs: 10_000 });
+  const dixaUrl = await dixa.listen(0);
+  const receiver = new CallbackReceiver().expect('/hooks/dixa', 'dixa').expect('/hooks/digital', 'axp-digital').expect('/hooks/mycontactcenter', 'mycontactcenter').expect('/hooks/agents', 'infinity').expect('/hooks/interactions', 'infinity').expect('/hooks/queues', 'infinity');
   const hooks = await receiver.listen(0);
   const file = join(dataDir, 'demo.yaml');
-  writeFileSync(file, demoYaml({ infinityUrl, axpUrl, hooks, listen: o.listen }));
+  writeFileSync(file, demoYaml({ infinityUrl, axpUrl, dixaUrl, hooks, listen: o.listen }));
   process.env.DEMO_CLIENT_SECRET = 'demo-secret';
   process.env.DEMO_HOOK_TOKEN ??= 'demo-hook-token';
   const config = loadConfigFile(file);
@@ -43,6 +46,7 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
       `  metrics       ${daemon.url}/metrics`,
       `  sandboxes     ${infinityUrl}/_sandbox/state   (Avaya Infinity, lifetimes of ${lifetime} s)`,
       `                ${axpUrl}/_sandbox/state   (AXP: delivers every 5 s; disables after 60 s unhealthy, deletes 5 min later)`,
+      `                ${dixaUrl}/_sandbox/state   (Dixa: delivers every 10 s; 10 requests/s, burst 4)`,
       `  break         curl -X POST ${daemon.url}/demo/callback/break   (or the button on the status page)`,
       `  mend          curl -X POST ${daemon.url}/demo/callback/mend`,
       `  config        ${file}`,
@@ -54,6 +58,7 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
     await daemon.stop();
     await infinity.close();
     await axp.close();
+    await dixa.close();
     await receiver.close();
     logger.info({ received: receiver.count({ probe: false }), probes: receiver.count({ probe: true }) }, 'demo stopped');
   });
@@ -78,8 +83,8 @@ function breakAndMend(receiver: CallbackReceiver, logger: { info: (o: object, m:
   };
 }
 
-function demoYaml(p: { infinityUrl: string; axpUrl: string; hooks: string; listen: string }): string {
-  return `# Written by "hookwarden demo": Avaya Infinity, AXP Digital and watch-only targets against local sandboxes.
+function demoYaml(p: { infinityUrl: string; axpUrl: string; dixaUrl: string; hooks: string; listen: string }): string {
+  return `# Written by "hookwarden demo": Avaya Infinity, AXP Digital, Dixa and watch-only targets against local sandboxes.
 dataDir: .
 server:
   listen: ${p.listen}
@@ -87,7 +92,12 @@ defaults:
   reconcileEvery: 15s
   renewBefore: 33%
   probe: { every: 5s, timeout: 5s }
+  deliveryPoll: { every: 15s }
 providers:
+  dixa:
+    kind: dixa
+    baseUrl: ${p.dixaUrl}
+    apiToken: \${DEMO_DIXA_TOKEN:-demo-dixa-token}
   axp:
     kind: axp-digital
     baseUrl: ${p.axpUrl}
@@ -106,6 +116,15 @@ watch:
     url: ${p.hooks}/hooks/mycontactcenter/agents
     format: mycontactcenter
 subscriptions:
+  - name: conversations
+    provider: dixa
+    events: [ConversationCreated, ConversationClosed]
+    callback:
+      url: ${p.hooks}/hooks/dixa/conversations
+      authorization:
+        type: token
+        value: \${DEMO_DIXA_HOOK_TOKEN:-demo-dixa-hook-token}
+      headers: { X-Team: support }
   - name: chat-events
     provider: axp
     channelProviderId: DemoChatConnector

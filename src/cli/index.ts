@@ -100,6 +100,32 @@ program
   });
 
 program
+  .command('show-secret')
+  .description("print a secret the provider generated for a subscription (Dixa's secretKey, to verify signatures); never logged or stored")
+  .addOption(configOption())
+  .requiredOption('--provider <account>', 'the provider account')
+  .requiredOption('--name <subscription>', 'the subscription name')
+  .action(async (o: { config: string; provider: string; name: string }) => {
+    const code = await withApp(o.config, { readOnly: true }, async (app) => {
+      const provider = app.providers.get(o.provider);
+      if (!provider) return fail(`no provider account named ${o.provider}`);
+      if (!provider.secret) return fail(`${provider.kind} subscriptions have no provider-generated secret`);
+      const row = app.migrated ? (await app.store.listSubscriptions(o.provider)).find((r) => r.name === o.name) : undefined;
+      if (!row?.remoteId) return fail(`${o.provider}/${o.name} is not bound to a subscription at the provider yet (run apply first)`);
+      const secret = await provider.secret(row.remoteId);
+      if (!secret) return fail(`the provider returned no secret for ${o.provider}/${o.name}`);
+      process.stdout.write(`${secret}\n`);
+      return EXIT.ok;
+    });
+    process.exit(code);
+  });
+
+function fail(message: string): number {
+  process.stderr.write(`hookwarden: ${message}\n`);
+  return EXIT.failed;
+}
+
+program
   .command('demo')
   .description('the sandboxes, an embedded Postgres and the daemon with a demo config; Ctrl-C stops it')
   .option('--listen <host:port>', 'status page and metrics', '127.0.0.1:9464')

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DixaSandbox } from '../../src/sandbox/dixa.js';
 import { InfinitySandbox } from '../../src/sandbox/infinity.js';
 import { freePort } from '../../src/store/embedded.js';
 import { cli, spawnCli, waitFor, writeTemp } from '../fixtures/cli.js';
@@ -135,6 +136,33 @@ describe('hookwarden CLI', () => {
     }
     const st = JSON.parse((await cli(['status', '-c', file, '--json'], testEnv)).stdout);
     expect(st.subscriptions[0].remoteId).toBe(created);
+  });
+
+  it('show-secret prints the secretKey Dixa generated, and nothing else ever does', async () => {
+    const dixa = new DixaSandbox();
+    await dixa.listen();
+    try {
+      const db = await freshDatabase();
+      const file = writeTemp(
+        'dixa.yaml',
+        `database:\n  url: ${db.url}\nproviders:\n  dixa:\n    kind: dixa\n    baseUrl: ${dixa.url}\n    apiToken: \${DIXA_TOKEN}\nsubscriptions:\n  - name: notes\n    provider: dixa\n    events: [ConversationNoteAdded]\n    callback: { url: "https://hooks.example.com/notes", probe: false }\n`,
+      );
+      const env = { DIXA_TOKEN: 'cli-dixa-token' };
+      const applied = await cli(['apply', '-c', file], env);
+      expect(applied.code).toBe(0);
+      const secretKey = [...dixa.org('cli-dixa-token').values()][0]!.secretKey;
+      expect(applied.stdout + applied.stderr).not.toContain(secretKey);
+      const st = await cli(['status', '-c', file, '--json'], env);
+      expect(st.stdout + st.stderr).not.toContain(secretKey);
+      const shown = await cli(['show-secret', '-c', file, '--provider', 'dixa', '--name', 'notes'], env);
+      expect(shown).toMatchObject({ code: 0, stdout: `${secretKey}\n` });
+      expect(shown.stderr).not.toContain(secretKey);
+      const missing = await cli(['show-secret', '-c', file, '--provider', 'dixa', '--name', 'nope'], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('dixa/nope is not bound');
+    } finally {
+      await dixa.close();
+    }
   });
 
   it('schema prints a JSON Schema of the config', async () => {

@@ -154,3 +154,35 @@ subscriptions:
     expect(c.desired[0]!.callback!.probe).toEqual({ enabled: false, event: 'unknown' });
   });
 });
+
+describe('config: Dixa', () => {
+  const dixa = (sub: string) => `providers:
+  dixa:
+    kind: dixa
+    apiToken: t
+subscriptions:
+  - name: notes
+    provider: dixa
+${sub}`;
+  const ok = '    events: [ConversationNoteAdded]\n    callback:\n      url: https://hooks.example.com/n\n';
+
+  it('defaults: v1, dev.dixa.io, 10 requests per second with a burst of 4, no authorization', () => {
+    const c = parseConfig(dixa(ok), 'c.yaml', { env: {} });
+    expect(c.accounts.dixa!.settings).toMatchObject({ baseUrl: 'https://dev.dixa.io', apiVersion: 'v1', rateLimit: { perSecond: 10, burst: 4 } });
+    expect(c.desired[0]!.spec).toMatchObject({ name: 'hookwarden:notes', enabled: true, headers: {}, request: { authorization: { _type: 'NoAuth' }, customHeaders: {} } });
+  });
+
+  it.each([
+    { name: 'an unknown event', sub: ok.replace('ConversationNoteAdded', 'ConversationExploded'), want: expect.stringMatching(/^8:14 subscriptions\[0\].events\[0\]: not a Dixa event name/) },
+    { name: 'a basic authorization without password', sub: ok + '      authorization: { type: basic, username: u }\n', want: expect.stringMatching(/^11:22 subscriptions\[0\].callback.authorization: required key "password" is missing/) },
+    { name: 'an unknown authorization type', sub: ok + '      authorization: { type: oauth }\n', want: '11:30 subscriptions[0].callback.authorization.type: authorization type is basic (username, password), token (value) or none' },
+    { name: 'a filter without conditions', sub: ok + '    filters:\n      Conversation: { strategy: All, conditions: [] }\n', want: '12:50 subscriptions[0].filters.Conversation.conditions: conditions needs at least one condition' },
+  ])('reports $name', ({ sub, want }) => {
+    expect(issues(dixa(sub), {})).toEqual([want]);
+  });
+
+  it('accepts ConversationTranscriptionAdded (v1) and filters as Dixa shapes them', () => {
+    const c = parseConfig(dixa(ok.replace('ConversationNoteAdded', 'ConversationTranscriptionAdded') + '    filters:\n      Conversation:\n        strategy: Any\n        conditions:\n          - { type: IsOneOf, field: QueueId, values: [q1] }\n'), 'c.yaml', { env: {} });
+    expect((c.desired[0]!.spec.request as { filters: unknown }).filters).toEqual({ Conversation: { _type: 'CombinedFilters', strategy: 'Any', conditions: [{ _type: 'IsOneOf', field: 'QueueId', values: ['q1'] }] } });
+  });
+});
