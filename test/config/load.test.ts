@@ -40,9 +40,9 @@ describe('config', () => {
   });
 
   it('the example config is valid', () => {
-    const env = { DATABASE_URL: 'postgresql://h/db', INFINITY_CLIENT_ID: 'a', INFINITY_CLIENT_SECRET: 'b', HOOK_TOKEN: 'c', AXP_ACCOUNT_ID: 'ABCDEF', AXP_APP_KEY: 'k', AXP_CLIENT_ID: 'i', AXP_CLIENT_SECRET: 's' };
+    const env = { DATABASE_URL: 'postgresql://h/db', INFINITY_CLIENT_ID: 'a', INFINITY_CLIENT_SECRET: 'b', HOOK_TOKEN: 'c', AXP_ACCOUNT_ID: 'ABCDEF', AXP_APP_KEY: 'k', AXP_CLIENT_ID: 'i', AXP_CLIENT_SECRET: 's', DIXA_API_TOKEN: 't', DIXA_HOOK_PASSWORD: 'p' };
     const c = loadConfigFile(join(ROOT, 'config.example.yaml'), { env });
-    expect(c.desired.map((d) => d.name)).toEqual(['agent-events', 'interaction-events', 'chat-messages', 'agent-engagements']);
+    expect(c.desired.map((d) => d.name)).toEqual(['agent-events', 'interaction-events', 'chat-messages', 'agent-engagements', 'conversations']);
     expect(c.watch.map((w) => w.name)).toEqual(['mycontactcenter-agents']);
   });
 
