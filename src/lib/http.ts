@@ -1,4 +1,5 @@
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { z } from 'zod';
 import { ProviderError, classifyStatus, type ProblemDetails } from './errors.js';
 
 /**
@@ -133,4 +134,15 @@ function isProblem(body: unknown): boolean {
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** The body of a successful answer, validated against its schema; anything else a ProviderError naming the call and the field. */
+export function expectJson<S extends z.ZodType>(operation: string, res: JsonResponse, ok: number[], schema: S): z.output<S> {
+  if (!ok.includes(res.status)) throw errorFromResponse(operation, res);
+  const parsed = schema.safeParse(res.body);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+    throw new ProviderError('PROVIDER_BAD_RESPONSE', `${operation}: unexpected response body: ${where}`, 'retryable', { status: res.status, operation });
+  }
+  return parsed.data;
 }

@@ -39,26 +39,10 @@ export class Metrics {
     this.rateLimited = new Counter({ name: 'hookwarden_provider_rate_limited_total', help: 'Answers 429 Too Many Requests from the provider account.', labelNames: ['provider'], registers });
     this.recreations = new Counter({ name: 'hookwarden_recreations_total', help: 'Subscriptions deleted and created again (or created again after the provider lost them), by reason.', labelNames: ['provider', 'reason'], registers });
 
+    const ts = (d: Date | null) => (d ? d.getTime() / 1000 : undefined);
     if (opts.readTargets) {
-      const readTargets = opts.readTargets;
       const now = opts.now ?? (() => new Date());
-      let snapshot: Promise<RecordedTarget[]> | undefined;
-      const rows = () => (snapshot ??= readTargets().finally(() => setTimeout(() => (snapshot = undefined), 0)));
-      const gauge = (name: string, help: string, value: (t: RecordedTarget) => number | undefined) =>
-        new Gauge({
-          name,
-          help,
-          labelNames: ['provider', 'target'],
-          registers,
-          async collect() {
-            this.reset();
-            for (const t of await rows()) {
-              const v = value(t);
-              if (v !== undefined) this.set({ provider: t.provider, target: t.name }, v);
-            }
-          },
-        });
-      const ts = (d: Date | null) => (d ? d.getTime() / 1000 : undefined);
+      const gauge = rowGauges(registers, opts.readTargets, 'target', (t) => ({ provider: t.provider, target: t.name }));
       gauge('hookwarden_callback_up', '1 when the callback answered the last probe with 200, 0 when it is failing; absent until probed.', (t) => {
         const h = healthOf(t, now());
         return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
@@ -69,63 +53,54 @@ export class Metrics {
       gauge('hookwarden_callback_delete_timestamp_seconds', 'Projected time the provider deletes them; absent while healthy.', (t) => ts(t.deleteAt));
       gauge('hookwarden_callback_last_success_timestamp_seconds', 'Last 200 from the callback.', (t) => ts(t.lastSuccessAt));
     }
-
     if (opts.readDeliveries) {
       const read = opts.readDeliveries;
-      let snapshot: Promise<Map<string, DeliveryRecord>> | undefined;
       // Per subscription, its most recent delivery across events.
-      const latest = () =>
-        (snapshot ??= read()
-          .then((rows) => {
-            const m = new Map<string, DeliveryRecord>();
-            for (const d of rows) {
-              const k = `${d.provider}\u0000${d.name}`;
-              const cur = m.get(k);
-              if (d.deliveredAt && (!cur?.deliveredAt || cur.deliveredAt < d.deliveredAt)) m.set(k, d);
-            }
-            return m;
-          })
-          .finally(() => setTimeout(() => (snapshot = undefined), 0)));
-      const gauge = (name: string, help: string, value: (d: DeliveryRecord) => number) =>
-        new Gauge({
-          name,
-          help,
-          labelNames: ['provider', 'subscription'],
-          registers,
-          async collect() {
-            this.reset();
-            for (const d of (await latest()).values()) this.set({ provider: d.provider, subscription: d.name }, value(d));
-          },
-        });
-      gauge('hookwarden_delivery_last_timestamp_seconds', "The provider's last delivery attempt to the subscription's callback, as it reports it.", (d) => d.deliveredAt!.getTime() / 1000);
+      const latest = async () => {
+        const m = new Map<string, DeliveryRecord>();
+        for (const d of await read()) {
+          const k = `${d.provider}\u0000${d.name}`;
+          const cur = m.get(k);
+          if (d.deliveredAt && (!cur?.deliveredAt || cur.deliveredAt < d.deliveredAt)) m.set(k, d);
+        }
+        return [...m.values()];
+      };
+      const gauge = rowGauges(registers, latest, 'subscription', (d) => ({ provider: d.provider, subscription: d.name }));
+      gauge('hookwarden_delivery_last_timestamp_seconds', "The provider's last delivery attempt to the subscription's callback, as it reports it.", (d) => ts(d.deliveredAt));
       gauge('hookwarden_delivery_last_success', '1 when that last delivery succeeded, else 0.', (d) => (d.success ? 1 : 0));
     }
-
     if (readSubscriptions) {
-      const labelNames = ['provider', 'subscription'] as const;
-      let snapshot: Promise<RecordedSubscription[]> | undefined;
-      // One read of Postgres per scrape, shared by the gauges below.
-      const rows = () => (snapshot ??= readSubscriptions().finally(() => setTimeout(() => (snapshot = undefined), 0)));
-      const gauge = (name: string, help: string, value: (r: RecordedSubscription) => number | undefined) =>
-        new Gauge({
-          name,
-          help,
-          labelNames,
-          registers,
-          async collect() {
-            this.reset();
-            for (const r of await rows()) {
-              if (r.state === 'deleted') continue;
-              const v = value(r);
-              if (v !== undefined) this.set({ provider: r.provider, subscription: r.name }, v);
-            }
-          },
-        });
-      gauge('hookwarden_subscription_expiry_timestamp_seconds', 'When the subscription expires at the provider unless renewed.', (r) => (r.expiresAt ? r.expiresAt.getTime() / 1000 : undefined));
-      gauge('hookwarden_subscription_next_check_timestamp_seconds', 'When hookwarden next looks at the subscription (renewal or periodic check).', (r) => r.nextCheckAt.getTime() / 1000);
+      const live = async () => (await readSubscriptions()).filter((r) => r.state !== 'deleted');
+      const gauge = rowGauges(registers, live, 'subscription', (r) => ({ provider: r.provider, subscription: r.name }));
+      gauge('hookwarden_subscription_expiry_timestamp_seconds', 'When the subscription expires at the provider unless renewed.', (r) => ts(r.expiresAt));
+      gauge('hookwarden_subscription_next_check_timestamp_seconds', 'When hookwarden next looks at the subscription (renewal or periodic check).', (r) => ts(r.nextCheckAt));
       gauge('hookwarden_subscription_active', '1 when the provider reports the subscription ACTIVE, else 0.', (r) => (r.state === 'active' ? 1 : 0));
       gauge('hookwarden_subscription_consecutive_failures', 'Consecutive failed actions on the subscription.', (r) => r.failureCount);
-      gauge('hookwarden_subscription_last_renewal_timestamp_seconds', 'When the subscription was last created or renewed.', (r) => (r.lastRenewedAt ? r.lastRenewedAt.getTime() / 1000 : undefined));
+      gauge('hookwarden_subscription_last_renewal_timestamp_seconds', 'When the subscription was last created or renewed.', (r) => ts(r.lastRenewedAt));
     }
   }
+}
+
+/**
+ * A factory of gauges computed from rows read at scrape time: one read of Postgres per
+ * scrape is shared by every gauge of the family, and each gauge is reset before it is
+ * filled, so rows that disappeared leave no stale series.
+ */
+function rowGauges<T, L extends string>(registers: Registry[], read: () => Promise<T[]>, label: L, labels: (row: T) => Record<'provider' | L, string>) {
+  let snapshot: Promise<T[]> | undefined;
+  const rows = () => (snapshot ??= read().finally(() => setTimeout(() => (snapshot = undefined), 0)));
+  return (name: string, help: string, value: (row: T) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['provider', label],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await rows()) {
+          const v = value(r);
+          if (v !== undefined) this.set(labels(r), v);
+        }
+      },
+    });
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { OffsetClock, type Clock } from '../lib/clock.js';
 import { digitalEvent, digitalEventType, notificationEvent } from './axp-events.js';
-import { parseJson, SandboxServer, type Fault, type Req, type Res } from './server.js';
+import { parseJson, Sandbox, type Fault, type Req, type Res } from './server.js';
 
 /**
  * Avaya Experience Platform simulator: the token endpoint, Digital Notification
@@ -64,40 +64,21 @@ const TOKEN = /^\/api\/auth\/v1\/([^/]+)\/protocol\/openid-connect\/token$/;
 const DIGITAL_EVENTS = new Set(['MESSAGES', 'CUSTOMER_MESSAGES', 'CC_MESSAGES', 'PARTICIPANT_ADDED', 'PARTICIPANT_DISCONNECTED', 'ENGAGEMENT_CREATED', 'ENGAGEMENT_ERROR', 'TYPING', 'ALL']);
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-export class AxpSandbox {
+export class AxpSandbox extends Sandbox {
   readonly clock: Clock;
   readonly policy: AxpPolicy;
   subscriptionLifetimeSeconds: number;
   tokenLifetimeSeconds: number;
   readonly accounts = new Map<string, Account>();
   readonly urls = new Map<string, UrlHealth>();
-  readonly server: SandboxServer;
   readonly #tokens = new Map<string, { accountId: string; expiresAt: number }>();
-  #timer: NodeJS.Timeout | undefined;
-  #delivering: Promise<void> | undefined;
 
   constructor(opts: AxpSandboxOptions = {}) {
+    super(statKey, opts.deliverEveryMs);
     this.clock = opts.clock ?? new OffsetClock();
     this.tokenLifetimeSeconds = opts.tokenLifetimeSeconds ?? 900;
     this.subscriptionLifetimeSeconds = opts.subscriptionLifetimeSeconds ?? 900;
     this.policy = { unhealthyAfter: 3, disableAfterSeconds: 8 * 3600, deleteAfterSeconds: 7 * 86400, timeoutMs: 5000, ...opts.policy };
-    this.server = new SandboxServer((r) => this.#route(r), statKey);
-    if (opts.deliverEveryMs) this.#timer = setInterval(() => void this.deliver(), opts.deliverEveryMs);
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-  listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    return this.server.listen(port, host);
-  }
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#delivering;
-    await this.server.close();
-  }
-  addFault(f: Fault): void {
-    this.server.addFault(f);
   }
 
   account(id: string): Account {
@@ -107,12 +88,7 @@ export class AxpSandbox {
   }
 
   /** One delivery round: an event to every subscription that is neither disabled nor inactive; then the policy. */
-  deliver(): Promise<void> {
-    this.#delivering ??= this.#deliver().finally(() => (this.#delivering = undefined));
-    return this.#delivering;
-  }
-
-  async #deliver(): Promise<void> {
+  protected override async deliverRound(): Promise<void> {
     const now = this.clock.now();
     const jobs: { sub: Common; url: string; body: unknown; headers: Record<string, string> }[] = [];
     for (const [accountId, a] of this.accounts) {
@@ -193,7 +169,7 @@ export class AxpSandbox {
     };
   }
 
-  async #route(req: Req): Promise<Res> {
+  protected async route(req: Req): Promise<Res> {
     if (req.path.startsWith('/_sandbox')) return this.#admin(req);
     const tok = TOKEN.exec(req.path);
     if (tok && req.method === 'POST') return this.#token(req, tok[1]!);

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { OffsetClock, type Clock } from '../lib/clock.js';
 import { DIXA_EVENTS } from '../providers/dixa/config.js';
-import { parseJson, SandboxServer, type Fault, type Req, type Res } from './server.js';
+import { parseJson, Sandbox, type Fault, type Req, type Res } from './server.js';
 
 /**
  * Dixa webhook subscriptions simulator, under both /v1/webhooks and /beta/webhooks, over real
@@ -50,36 +50,17 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const USER = '64b777c3-eb82-49fb-bb3e-294afb5d840c';
 const msg = (status: number, message: string, headers?: Record<string, string>): Res => ({ status, body: { message }, ...(headers ? { headers } : {}) });
 
-export class DixaSandbox {
+export class DixaSandbox extends Sandbox {
   readonly clock: Clock;
   readonly rateLimit: { perSecond: number; burst: number };
   readonly orgs = new Map<string, Map<string, DixaWebhook>>();
-  readonly server: SandboxServer;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  #timer: NodeJS.Timeout | undefined;
-  #delivering: Promise<void> | undefined;
   rateLimited = 0;
 
   constructor(private readonly opts: DixaSandboxOptions = {}) {
+    super(statKey, opts.deliverEveryMs);
     this.clock = opts.clock ?? new OffsetClock();
     this.rateLimit = opts.rateLimit ?? { perSecond: 10, burst: 4 };
-    this.server = new SandboxServer((r) => this.#route(r), statKey);
-    if (opts.deliverEveryMs) this.#timer = setInterval(() => void this.deliver(), opts.deliverEveryMs);
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-  listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    return this.server.listen(port, host);
-  }
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#delivering;
-    await this.server.close();
-  }
-  addFault(f: Fault): void {
-    this.server.addFault(f);
   }
 
   org(token: string): Map<string, DixaWebhook> {
@@ -117,12 +98,7 @@ export class DixaSandbox {
     return true;
   }
 
-  deliver(): Promise<void> {
-    this.#delivering ??= this.#deliver().finally(() => (this.#delivering = undefined));
-    return this.#delivering;
-  }
-
-  async #deliver(): Promise<void> {
+  protected override async deliverRound(): Promise<void> {
     const jobs: Promise<void>[] = [];
     for (const org of this.orgs.values()) for (const w of org.values()) if (w.enabled) for (const e of w.events) jobs.push(this.#deliverOne(w, e));
     await Promise.all(jobs);
@@ -155,7 +131,7 @@ export class DixaSandbox {
     if (this.opts.disableAfterFailures && w.failures >= this.opts.disableAfterFailures) w.enabled = false;
   }
 
-  async #route(req: Req): Promise<Res> {
+  protected async route(req: Req): Promise<Res> {
     if (req.path.startsWith('/_sandbox')) return this.#admin(req);
     const m = /^\/(v1|beta)\/webhooks(?:\/([^/]+))?(\/delivery-status(?:\/logs\/([^/]+))?)?$/.exec(req.path);
     if (!m) return msg(404, 'The requested resource could not be found');

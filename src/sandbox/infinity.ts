@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { OffsetClock, type Clock } from '../lib/clock.js';
-import { parseJson, SandboxServer, type Fault, type Req, type Res } from './server.js';
+import { parseJson, Sandbox, type Fault, type Req, type Res } from './server.js';
 
 /**
  * Avaya Infinity Notifications simulator (the /api/events/v1 contract and its token
@@ -34,35 +34,18 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 
 type Violation = { field: string; message: string; code: number };
 
-export class InfinitySandbox {
+export class InfinitySandbox extends Sandbox {
   readonly clock: Clock;
   subscriptionLifetimeSeconds: number;
   tokenLifetimeSeconds: number;
   readonly tenants = new Map<string, Map<string, SandboxSubscription>>();
   readonly #tokens = new Map<string, { client: string; expiresAt: number }>();
-  readonly server: SandboxServer;
 
   constructor(private readonly opts: InfinitySandboxOptions = {}) {
+    super((r) => statKey(r));
     this.clock = opts.clock ?? new OffsetClock();
     this.subscriptionLifetimeSeconds = opts.subscriptionLifetimeSeconds ?? 900;
     this.tokenLifetimeSeconds = opts.tokenLifetimeSeconds ?? 900;
-    this.server = new SandboxServer((r) => this.#route(r), (r) => statKey(r));
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    return this.server.listen(port, host);
-  }
-
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  addFault(f: Fault): void {
-    this.server.addFault(f);
   }
 
   /** Forget every issued token: the next API call gets a 401 (as after a key rotation). */
@@ -96,7 +79,7 @@ export class InfinitySandbox {
     return t;
   }
 
-  async #route(req: Req): Promise<Res> {
+  protected async route(req: Req): Promise<Res> {
     if (req.path.startsWith('/_sandbox')) return this.#admin(req);
     if (req.path === TOKEN_PATH && req.method === 'POST') return this.#token(req);
     if (!req.path.startsWith(API + '/')) return problem(404, 'resource-not-found', 'Resource Not Found', `no route for ${req.path}`);

@@ -130,3 +130,47 @@ export function parseJson(body: string): unknown {
     return Symbol.for('invalid-json');
   }
 }
+
+/**
+ * What every provider sandbox shares: its HTTP server, faults, and (for the providers that
+ * deliver events) a delivery round run on demand or every `deliverEveryMs`.
+ */
+export abstract class Sandbox {
+  readonly server: SandboxServer;
+  #timer: NodeJS.Timeout | undefined;
+  #delivering: Promise<void> | undefined;
+
+  constructor(statKey: (req: Req) => string, deliverEveryMs?: number) {
+    this.server = new SandboxServer((r) => this.route(r), statKey);
+    if (deliverEveryMs) this.#timer = setInterval(() => void this.deliver(), deliverEveryMs);
+  }
+
+  protected abstract route(req: Req): Promise<Res> | Res;
+
+  /** One round of deliveries; sandboxes of providers that deliver nothing keep the default. */
+  protected async deliverRound(): Promise<void> {}
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    return this.server.listen(port, host);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#delivering;
+    await this.server.close();
+  }
+
+  addFault(f: Fault): void {
+    this.server.addFault(f);
+  }
+
+  /** Runs a delivery round, or joins the one under way. */
+  deliver(): Promise<void> {
+    this.#delivering ??= this.deliverRound().finally(() => (this.#delivering = undefined));
+    return this.#delivering;
+  }
+}

@@ -1,7 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { ProviderError } from '../../lib/errors.js';
-import { errorFromResponse, requestJson, type JsonResponse } from '../../lib/http.js';
+import { errorFromResponse, expectJson, requestJson, type JsonResponse } from '../../lib/http.js';
 import type { TokenSource } from './oauth.js';
 
 export interface BearerApiOptions {
@@ -43,14 +42,7 @@ export class BearerApi {
 
   /** The body of a successful answer, validated; anything else a ProviderError naming the call. */
   expect<S extends z.ZodType>(res: JsonResponse, ok: number[], method: string, path: string, schema: S): z.output<S> {
-    const operation = this.operation(method, path);
-    if (!ok.includes(res.status)) throw errorFromResponse(operation, res);
-    const parsed = schema.safeParse(res.body);
-    if (!parsed.success) {
-      const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-      throw new ProviderError('PROVIDER_BAD_RESPONSE', `${operation}: unexpected response body: ${where}`, 'retryable', { status: res.status, operation });
-    }
-    return parsed.data;
+    return expectJson(this.operation(method, path), res, ok, schema);
   }
 
   /** Deleting what is already gone (404) counts as done. */

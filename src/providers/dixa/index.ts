@@ -1,9 +1,8 @@
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import type { Dispatcher } from 'undici';
-import { ProviderError } from '../../lib/errors.js';
 import { sha256 } from '../../lib/hash.js';
-import { createDispatcher, errorFromResponse, requestJson, type JsonResponse } from '../../lib/http.js';
+import { createDispatcher, errorFromResponse, expectJson, requestJson, type JsonResponse } from '../../lib/http.js';
 import type { ProviderKind } from '../types.js';
 import { dixaAccountSchema, dixaSubscriptionSchema, type DixaAccount, type DixaSubscriptionConfig } from './config.js';
 import { fromWire, toBody, toDeliveryStatus, toDesired, toLogEntry, wireDeliveryLog, wireDeliveryStatus, wireWebhook } from './mapping.js';
@@ -63,16 +62,8 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
           }),
         signal ? { signal } : {},
       );
-    const expect = <S extends z.ZodType>(res: JsonResponse, ok: number[], method: string, path: string, schema: S): z.output<S> => {
-      const operation = `${label}: ${method} /${acc.apiVersion}/webhooks${shape(path)}`;
-      if (!ok.includes(res.status)) throw errorFromResponse(operation, res);
-      const parsed = schema.safeParse(res.body);
-      if (!parsed.success) {
-        const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-        throw new ProviderError('PROVIDER_BAD_RESPONSE', `${operation}: unexpected response body: ${where}`, 'retryable', { status: res.status, operation });
-      }
-      return parsed.data;
-    };
+    const expect = <S extends z.ZodType>(res: JsonResponse, ok: number[], method: string, path: string, schema: S): z.output<S> =>
+      expectJson(`${label}: ${method} /${acc.apiVersion}/webhooks${shape(path)}`, res, ok, schema);
     const one = async (id: string, signal?: AbortSignal) => {
       const path = `/${encodeURIComponent(id)}`;
       const res = await call('GET', path, undefined, signal);
