@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { createDispatcher } from './lib/http.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
+import { healthOf } from './policy/health.js';
 import { providerKinds } from './providers/registry.js';
 import type { Provider } from './providers/types.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -76,7 +77,10 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
       readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])),
       readDeliveries: () => (migrated ? store.listDeliveries() : Promise.resolve([])),
-      now: () => clock.now(),
+      targetUp: (t) => {
+        const h = healthOf(t, clock.now());
+        return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
+      },
     });
   const providers = new Map<string, Provider>();
   for (const [account, a] of Object.entries(config.accounts)) {

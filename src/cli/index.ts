@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { stringify } from 'yaml';
 import { configJsonSchema } from '../config/schema.js';
+import { alertRules } from '../server/alerts.js';
 import { errorMessage } from '../lib/errors.js';
 import type { ActionReport, PassReport } from '../reconcile/reconciler.js';
 import { statusDocument } from '../server/status.js';
@@ -142,6 +144,13 @@ program
   .option('--token-lifetime <seconds>', 'access token lifetime', '900')
   .option('--deliver-every <seconds>', 'how often the AXP sandbox delivers an event to each subscription', '60')
   .action(async (o: { listen: string; axpListen: string; lifetime: string; tokenLifetime: string; deliverEvery: string }) => runSandbox(o));
+
+program
+  .command('alert-rules')
+  .description('print Prometheus alerting rules for the metrics hookwarden exports')
+  .action(() => {
+    process.stdout.write(`# Prometheus alerting rules for hookwarden (check them with: promtool check rules FILE)\n${stringify(alertRules())}`);
+  });
 
 program
   .command('schema')

@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import type { DeliveryRecord } from '../store/types.js';
-import { healthOf } from '../policy/health.js';
 
 /**
  * Gauges describe state at scrape time (read from Postgres, so every replica reports the
@@ -23,7 +22,13 @@ export class Metrics {
 
   constructor(
     readSubscriptions?: () => Promise<RecordedSubscription[]>,
-    opts: { defaultMetrics?: boolean; readTargets?: () => Promise<RecordedTarget[]>; readDeliveries?: () => Promise<DeliveryRecord[]>; now?: () => Date } = {},
+    opts: {
+      defaultMetrics?: boolean;
+      readTargets?: () => Promise<RecordedTarget[]>;
+      /** 1 healthy, 0 failing, undefined never probed (the health policy lives above lib). */
+      targetUp?: (t: RecordedTarget) => 0 | 1 | undefined;
+      readDeliveries?: () => Promise<DeliveryRecord[]>;
+    } = {},
   ) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hookwarden_process_' });
@@ -41,12 +46,9 @@ export class Metrics {
 
     const ts = (d: Date | null) => (d ? d.getTime() / 1000 : undefined);
     if (opts.readTargets) {
-      const now = opts.now ?? (() => new Date());
+      const up = opts.targetUp ?? ((t: RecordedTarget) => (t.lastProbeAt ? (t.consecutiveFailures === 0 ? 1 : 0) : undefined));
       const gauge = rowGauges(registers, opts.readTargets, 'target', (t) => ({ provider: t.provider, target: t.name }));
-      gauge('hookwarden_callback_up', '1 when the callback answered the last probe with 200, 0 when it is failing; absent until probed.', (t) => {
-        const h = healthOf(t, now());
-        return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
-      });
+      gauge('hookwarden_callback_up', '1 when the callback answered the last probe with 200, 0 when it is failing; absent until probed.', up);
       gauge('hookwarden_callback_consecutive_failures', 'Failed probes (or deliveries) in a row.', (t) => t.consecutiveFailures);
       gauge('hookwarden_callback_unhealthy_since_timestamp_seconds', 'Since when the provider may count the callback unhealthy; absent while healthy.', (t) => ts(t.unhealthySince));
       gauge('hookwarden_callback_disable_timestamp_seconds', 'Projected time the provider disables every subscription on the callback; absent while healthy.', (t) => ts(t.disableAt));
