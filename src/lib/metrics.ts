@@ -31,7 +31,11 @@ export class Metrics {
     } = {},
   ) {
     const registers = [this.registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hookwarden_process_' });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'hookwarden_process_' });
+      // Gauges named like counters (promtool check metrics rejects them): left out.
+      for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`hookwarden_process_nodejs_${n}`);
+    }
     this.actions = new Counter({ name: 'hookwarden_actions_total', help: 'Actions executed, by outcome (succeeded, failed).', labelNames: ['provider', 'action', 'reason', 'outcome'], registers });
     this.providerErrors = new Counter({ name: 'hookwarden_provider_errors_total', help: 'Failed provider calls by error code.', labelNames: ['provider', 'code'], registers });
     this.passDuration = new Histogram({ name: 'hookwarden_reconcile_pass_duration_seconds', help: 'Duration of one reconcile pass over a provider account.', labelNames: ['provider'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
