@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { OffsetClock, type Clock } from '../lib/clock.js';
 import { digitalEvent, digitalEventType, notificationEvent } from './axp-events.js';
-import { parseJson, Sandbox, type Fault, type Req, type Res } from './server.js';
+import { parseJson, Sandbox, type Req, type Res } from './server.js';
 
 /**
  * Avaya Experience Platform simulator: the token endpoint, Digital Notification
@@ -126,6 +126,10 @@ export class AxpSandbox extends Sandbox {
     } catch (err) {
       return (err as { name?: string }).name === 'TimeoutError' ? 'timeout' : ((err as { code?: string }).code ?? 'error');
     }
+  }
+
+  protected override clockMoved(): void {
+    this.evaluate();
   }
 
   /** The policy: disable every subscription of a URL unhealthy too long, delete those disabled too long. */
@@ -274,7 +278,8 @@ export class AxpSandbox extends Sandbox {
   }
 
   #admin(req: Req): Res {
-    const body = parseJson(req.body) as Record<string, unknown> | undefined;
+    const common = this.commonAdmin(req);
+    if (common) return common;
     if (req.path === '/_sandbox/state' && req.method === 'GET') {
       const accounts = Object.fromEntries(
         [...this.accounts].map(([id, a]) => [
@@ -287,19 +292,6 @@ export class AxpSandbox extends Sandbox {
       );
       const urls = Object.fromEntries([...this.urls].map(([u, h]) => [u, { ...h, unhealthySince: h.unhealthySince?.toISOString() ?? null }]));
       return { status: 200, body: { now: this.clock.now().toISOString(), policy: this.policy, urls, accounts, stats: Object.fromEntries(this.server.stats) } };
-    }
-    if (req.path === '/_sandbox/deliver' && req.method === 'POST') {
-      void this.deliver();
-      return { status: 202 };
-    }
-    if (req.path === '/_sandbox/faults' && req.method === 'POST') {
-      this.server.addFault(body as Fault);
-      return { status: 204 };
-    }
-    if (req.path === '/_sandbox/clock' && req.method === 'POST' && this.clock instanceof OffsetClock) {
-      this.clock.advance(Number(body?.advanceSeconds ?? 0));
-      this.evaluate();
-      return { status: 200, body: { now: this.clock.now().toISOString() } };
     }
     return { status: 404, body: { error: 'unknown sandbox admin route' } };
   }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { OffsetClock, type Clock } from '../lib/clock.js';
 import { DIXA_EVENTS } from '../providers/dixa/config.js';
-import { parseJson, Sandbox, type Fault, type Req, type Res } from './server.js';
+import { parseJson, Sandbox, type Req, type Res } from './server.js';
 
 /**
  * Dixa webhook subscriptions simulator, under both /v1/webhooks and /beta/webhooks, over real
@@ -208,18 +208,11 @@ export class DixaSandbox extends Sandbox {
   }
 
   #admin(req: Req): Res {
-    const body = parseJson(req.body) as Record<string, unknown> | undefined;
+    const common = this.commonAdmin(req);
+    if (common) return common;
     if (req.path === '/_sandbox/state' && req.method === 'GET') {
       const orgs = [...this.orgs.values()].map((o) => [...o.values()].map((w) => ({ ...this.view(w), secretKey: '[hidden]', deliveryStatus: Object.fromEntries(w.status) })));
       return { status: 200, body: { now: this.clock.now().toISOString(), rateLimit: this.rateLimit, rateLimited: this.rateLimited, organisations: orgs, stats: Object.fromEntries(this.server.stats) } };
-    }
-    if (req.path === '/_sandbox/deliver' && req.method === 'POST') {
-      void this.deliver();
-      return { status: 202 };
-    }
-    if (req.path === '/_sandbox/faults' && req.method === 'POST') {
-      this.server.addFault(body as Fault);
-      return { status: 204 };
     }
     const dis = /^\/_sandbox\/webhooks\/([^/]+)\/disable$/.exec(req.path);
     if (dis && req.method === 'POST') {
@@ -228,10 +221,6 @@ export class DixaSandbox extends Sandbox {
         if (w) w.enabled = false;
       }
       return { status: 204 };
-    }
-    if (req.path === '/_sandbox/clock' && req.method === 'POST' && this.clock instanceof OffsetClock) {
-      this.clock.advance(Number(body?.advanceSeconds ?? 0));
-      return { status: 200, body: { now: this.clock.now().toISOString() } };
     }
     return { status: 404, body: { message: 'unknown sandbox admin route' } };
   }

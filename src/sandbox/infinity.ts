@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { OffsetClock, type Clock } from '../lib/clock.js';
-import { parseJson, Sandbox, type Fault, type Req, type Res } from './server.js';
+import { parseJson, Sandbox, type Req, type Res } from './server.js';
 
 /**
  * Avaya Infinity Notifications simulator (the /api/events/v1 contract and its token
@@ -204,21 +204,10 @@ export class InfinitySandbox extends Sandbox {
   }
 
   #admin(req: Req): Res {
-    const body = parseJson(req.body) as Record<string, unknown> | undefined;
+    const common = this.commonAdmin(req);
+    if (common) return common;
     if (req.path === '/_sandbox/state' && req.method === 'GET') {
       return { status: 200, body: { now: this.clock.now().toISOString(), tenants: Object.fromEntries([...this.tenants].map(([c, t]) => [c, [...t.values()].map((s) => this.view(s))])), stats: Object.fromEntries(this.server.stats) } };
-    }
-    if (req.path === '/_sandbox/faults' && req.method === 'POST') {
-      this.server.addFault(body as Fault);
-      return { status: 204 };
-    }
-    if (req.path === '/_sandbox/faults' && req.method === 'DELETE') {
-      this.server.clearFaults();
-      return { status: 204 };
-    }
-    if (req.path === '/_sandbox/clock' && req.method === 'POST' && this.clock instanceof OffsetClock) {
-      this.clock.advance(Number(body?.advanceSeconds ?? 0));
-      return { status: 200, body: { now: this.clock.now().toISOString() } };
     }
     return { status: 404, body: { error: 'unknown sandbox admin route' } };
   }

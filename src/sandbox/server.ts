@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OffsetClock, type Clock } from '../lib/clock.js';
 
 /**
  * What every provider sandbox shares: a real HTTP server, fault injection and request
@@ -146,6 +147,33 @@ export abstract class Sandbox {
   }
 
   protected abstract route(req: Req): Promise<Res> | Res;
+  abstract readonly clock: Clock;
+
+  /** The admin routes every sandbox has: faults, a delivery round, moving its clock. */
+  protected commonAdmin(req: Req): Res | undefined {
+    const body = parseJson(req.body) as Record<string, unknown> | undefined;
+    if (req.path === '/_sandbox/faults' && req.method === 'POST') {
+      this.server.addFault(body as Fault);
+      return { status: 204 };
+    }
+    if (req.path === '/_sandbox/faults' && req.method === 'DELETE') {
+      this.server.clearFaults();
+      return { status: 204 };
+    }
+    if (req.path === '/_sandbox/deliver' && req.method === 'POST') {
+      void this.deliver();
+      return { status: 202 };
+    }
+    if (req.path === '/_sandbox/clock' && req.method === 'POST' && this.clock instanceof OffsetClock) {
+      this.clock.advance(Number(body?.advanceSeconds ?? 0));
+      this.clockMoved();
+      return { status: 200, body: { now: this.clock.now().toISOString() } };
+    }
+    return undefined;
+  }
+
+  /** After the clock jumps (AXP re-applies its policy). */
+  protected clockMoved(): void {}
 
   /** One round of deliveries; sandboxes of providers that deliver nothing keep the default. */
   protected async deliverRound(): Promise<void> {}
