@@ -150,6 +150,7 @@ function emptyStore(store: Store): Store {
     withAccountLease: readOnly,
     syncTargets: readOnly,
     listTargets: async () => [],
+    findTarget: async () => undefined,
     updateTarget: readOnly,
     listDeliveries: async () => [],
     saveDelivery: readOnly,

@@ -105,6 +105,10 @@ export class PrismaStore implements Store {
     return this.#prisma.callbackTarget.findMany({ orderBy: [{ provider: 'asc' }, { name: 'asc' }] });
   }
 
+  async findTarget(provider: string, url: string): Promise<RecordedTarget | undefined> {
+    return (await this.#prisma.callbackTarget.findUnique({ where: { provider_url: { provider, url } } })) ?? undefined;
+  }
+
   async updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null> {
     const res = await this.#prisma.callbackTarget.updateMany({ where: { id, version }, data: { ...patch, version: { increment: 1 }, updatedAt: new Date() } });
     if (res.count === 0) return null;

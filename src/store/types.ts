@@ -65,6 +65,7 @@ export interface Store {
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
   syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;
   listTargets(): Promise<RecordedTarget[]>;
+  findTarget(provider: string, url: string): Promise<RecordedTarget | undefined>;
   /** Conditional on the row version, like updateSubscription. */
   updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null>;
   listDeliveries(provider?: string): Promise<DeliveryRecord[]>;

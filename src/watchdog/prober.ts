@@ -98,7 +98,8 @@ export class Prober {
   }
 
   async #row(provider: string, url: string): Promise<RecordedTarget | undefined> {
-    return (await this.targets()).find((x) => x.provider === provider && x.url === url);
+    if (!this.#synced) await this.targets();
+    return this.deps.store.findTarget(provider, url);
   }
 
   /** Writes the outcome; true when the target's health changed. */
