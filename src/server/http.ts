@@ -107,7 +107,10 @@ function statusHtml(doc: Awaited<ReturnType<typeof statusDocument>>, now: Date, 
   <td title="${esc(t.deleteAt)}">${esc(relative(t.deleteAt, now))}</td>
   <td title="${esc(t.lastProbeAt)}">${t.lastLatencyMs !== null ? `${esc(t.lastLatencyMs)} ms` : ''}</td>
   <td>${t.lastFailureReason ? `<span class="err">${esc(t.lastFailureClass)}: ${esc(t.lastFailureReason)}</span> <small>${esc(relative(t.lastFailureAt, now))}</small>` : ''}</td></tr>`;
+  // An intent row is shown only while it has no outcome (a call under way, or cut short).
+  const settled = new Set((doc.history ?? []).filter((h) => h.phase !== 'intent').map((h) => h.actionId));
   const hist = (doc.history ?? [])
+    .filter((h) => h.phase !== 'intent' || !settled.has(h.actionId))
     .map((h) => `<tr><td>${esc(h.at)}</td><td>${esc(h.provider)}</td><td>${esc(h.name)}</td><td>${esc(h.action)}</td><td>${esc(h.reason)}</td><td>${esc(h.phase)}</td><td>${esc(h.error ?? h.message)}</td></tr>`)
     .join('\n');
   return `<!doctype html>
