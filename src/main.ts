@@ -109,6 +109,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     reconcileEverySeconds: config.defaults.reconcileEverySeconds,
     concurrency: config.defaults.concurrency,
     allowMassDelete: opts.allowMassDelete ?? false,
+    historyKeepSeconds: config.historyKeepSeconds,
     prober,
     ...(opts.readOnly ? {} : { deliveries }),
   });
@@ -143,6 +144,7 @@ function emptyStore(store: Store): Store {
   return {
     listSubscriptions: async () => [],
     history: async () => [],
+    pruneHistory: readOnly,
     dueProviders: async () => [],
     insertSubscription: readOnly,
     updateSubscription: readOnly,

@@ -26,6 +26,7 @@ export interface Config {
   policies: Record<string, HealthPolicy>;
   desired: DesiredSubscription[];
   watch: WatchEntry[];
+  historyKeepSeconds: number;
 }
 
 export interface LoadOptions {
@@ -160,6 +161,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     accounts: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, { kind: a.kind, settings: a }])),
     policies: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, a.policy])),
     desired,
+    historyKeepSeconds: cfg.history.keep,
     watch: cfg.watch.map((w) => ({
       name: w.name,
       url: normalUrl(w.url),

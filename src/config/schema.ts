@@ -41,6 +41,8 @@ export const topSchema = z.strictObject({
     })
     .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 }, deliveryPoll: { every: 300 } }),
   providers: z.record(name, accountHead),
+  /** How long the action history is kept (pruned hourly). */
+  history: z.strictObject({ keep: duration('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
   /** Callback URLs of platforms without a subscription API: probed and projected, never remediated. */
   watch: z
     .array(

@@ -21,6 +21,8 @@ export interface SchedulerOptions {
   prober?: Prober;
   /** Delivery-status polls too, in the background (a poll may take longer than a second). */
   deliveries?: DeliveryPoller;
+  /** History older than this is pruned, once an hour. */
+  historyKeepSeconds?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export class Scheduler {
   #task: ScheduledTask | undefined;
   #ticking: Promise<unknown> | undefined;
   #polling: Promise<void> | undefined;
+  #lastPrune: number | undefined;
   /** Set after the first full round of passes: /readyz turns green. */
   ready = false;
 
@@ -61,7 +64,22 @@ export class Scheduler {
     const reports = await this.passes();
     await probing;
     this.#polling ??= this.opts.deliveries?.pollDue(this.#abort.signal).finally(() => (this.#polling = undefined));
+    await this.prune();
     return reports;
+  }
+
+  /** History retention, at most once an hour. */
+  async prune(): Promise<void> {
+    const keep = this.opts.historyKeepSeconds;
+    const now = this.opts.clock.now().getTime();
+    if (!keep || (this.#lastPrune !== undefined && now - this.#lastPrune < 3600_000)) return;
+    this.#lastPrune = now;
+    try {
+      const n = await this.opts.store.pruneHistory(new Date(now - keep * 1000));
+      if (n) this.opts.logger.info({ rows: n }, 'pruned old history');
+    } catch (err) {
+      this.opts.logger.error({ err: errorMessage(err) }, 'pruning history failed');
+    }
   }
 
   /** The due callback probes; an account whose callback changed health is due at once. */

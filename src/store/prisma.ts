@@ -59,6 +59,10 @@ export class PrismaStore implements Store {
     return rows.map(({ id: _id, ...e }) => ({ ...e, phase: e.phase as HistoryEntry['phase'] }));
   }
 
+  async pruneHistory(before: Date): Promise<number> {
+    return (await this.#prisma.history.deleteMany({ where: { at: { lt: before } } })).count;
+  }
+
   async dueProviders(now: Date): Promise<string[]> {
     const rows = await this.#prisma.subscription.groupBy({
       by: ['provider'],

@@ -58,6 +58,8 @@ export interface Store {
   updateSubscription(id: string, version: number, patch: SubscriptionPatch): Promise<RecordedSubscription | null>;
   appendHistory(entry: HistoryEntry): Promise<void>;
   history(filter?: { provider?: string; name?: string; limit?: number }): Promise<HistoryEntry[]>;
+  /** Retention: deletes history rows older than `before`; returns how many. */
+  pruneHistory(before: Date): Promise<number>;
   /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
   dueProviders(now: Date): Promise<string[]>;
   /** Runs fn holding the account's lease (a Postgres advisory lock); undefined when another process holds it. */

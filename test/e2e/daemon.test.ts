@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { query } from '../fixtures/db.js';
-import { startStack, testEnv, type Stack } from '../fixtures/stack.js';
+import { infinityYaml, startStack, testEnv, type Stack } from '../fixtures/stack.js';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -54,6 +54,18 @@ describe('the daemon as a whole', () => {
     expect(reports.filter((r) => r.skipped)).toHaveLength(1);
     expect(stack.sandbox.subscriptions('client-a')).toHaveLength(3);
     expect(stack.sandbox.server.count('create')).toBe(3);
+  });
+
+  it('prunes history older than history.keep, at most once an hour', async () => {
+    stack = await startStack({ yaml: (url) => `${infinityYaml(url, [{ name: 'agents' }])}history:\n  keep: 1h\n` });
+    await stack.app.scheduler.tick();
+    const t0 = stack.clock.now().getTime();
+    expect((await stack.app.store.history()).length).toBeGreaterThan(0);
+    stack.clock.advance(2 * 3600);
+    await stack.app.scheduler.tick();
+    const left = await stack.app.store.history();
+    expect(left.length).toBeGreaterThan(0); // this pass's reactivation
+    expect(left.every((h) => h.at.getTime() > t0 + 3600_000)).toBe(true);
   });
 
   it('exports gauges from Postgres and counters of actions', async () => {
