@@ -37,7 +37,8 @@ export class Scheduler {
   /** Accounts whose callback health just changed: due at once. */
   readonly #forced = new Set<string>();
   #task: ScheduledTask | undefined;
-  #ticking: Promise<unknown> | undefined;
+  /** Wake-ups under way (the first one at start may overlap the first cron wake-up). */
+  readonly #ticking = new Set<Promise<unknown>>();
   #polling: Promise<void> | undefined;
   #lastPrune: number | undefined;
   /** Set after the first full round of passes: /readyz turns green. */
@@ -122,15 +123,22 @@ export class Scheduler {
 
   start(): void {
     // The first pass starts at once; node-cron then wakes the loop every second.
-    this.#ticking = this.tick().catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'wake-up failed'));
+    void this.#wake();
     this.#task = cron.schedule(
       this.opts.wakeEvery ?? '* * * * * *',
       async () => {
-        this.#ticking = this.tick().catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'wake-up failed'));
-        await this.#ticking;
+        await this.#wake();
       },
       { name: 'hookwarden-wake', noOverlap: true, logger: cronLogger(this.opts.logger) },
     );
+  }
+
+  #wake(): Promise<unknown> {
+    const p = this.tick()
+      .catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'wake-up failed'))
+      .finally(() => this.#ticking.delete(p));
+    this.#ticking.add(p);
+    return p;
   }
 
   /**
@@ -140,7 +148,7 @@ export class Scheduler {
   async stop(graceMs = 8000): Promise<void> {
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([this.#ticking, this.#polling, ...this.#inflight.values()]);
+    const running = Promise.allSettled([...this.#ticking, this.#polling, ...this.#inflight.values()]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);
