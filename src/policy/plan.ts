@@ -64,10 +64,22 @@ export function plan(input: PlanInput): PlanResult {
   const claimed = new Set<string>();
   for (const r of recordedByName.values()) if (r.remoteId && observedById.has(r.remoteId)) claimed.add(r.remoteId);
   const urgency = new Map<Action, number>();
+  const acted = new Set<string>();
   const push = (a: Action, expiresAt?: Date) => {
     actions.push(a);
+    acted.add(a.name);
     urgency.set(a, expiresAt ? expiresAt.getTime() : Number.MAX_SAFE_INTEGER);
   };
+  const index = (key: (o: ObservedSubscription) => string) => {
+    const m = new Map<string, ObservedSubscription[]>();
+    for (const o of input.observed) m.set(key(o), [...(m.get(key(o)) ?? []), o]);
+    return m;
+  };
+  const byFingerprint = index((o) => o.fingerprint);
+  const byMatchKey = index((o) => o.matchKey);
+  // How many declared subscriptions share each callback URL (loose adoption needs it to be one).
+  const matchKeyUses = new Map<string, number>();
+  for (const d of input.desired) matchKeyUses.set(d.matchKey, (matchKeyUses.get(d.matchKey) ?? 0) + 1);
 
   for (const d of input.desired) {
     const r = recordedByName.get(d.name);
@@ -112,12 +124,12 @@ export function plan(input: PlanInput): PlanResult {
     // 4. Find the remote subscription: the one we recorded, else an unclaimed match.
     let bound = r?.remoteId ? observedById.get(r.remoteId) : undefined;
     if (!bound) {
-      const exact = input.observed.filter((o) => !claimed.has(o.remoteId) && o.fingerprint === d.fingerprint);
+      const exact = (byFingerprint.get(d.fingerprint) ?? []).filter((o) => !claimed.has(o.remoteId));
       // A drifted one can be adopted by its callback URL, when nothing else declared uses that URL.
       const loose =
-        exact.length > 0 || input.desired.filter((x) => x.matchKey === d.matchKey).length !== 1
+        exact.length > 0 || matchKeyUses.get(d.matchKey) !== 1
           ? []
-          : input.observed.filter((o) => !claimed.has(o.remoteId) && o.matchKey === d.matchKey);
+          : (byMatchKey.get(d.matchKey) ?? []).filter((o) => !claimed.has(o.remoteId));
       const candidates = [...(exact.length > 0 ? exact : loose)].sort(healthiestFirst);
       const [best, ...rest] = candidates;
       if (best) {
@@ -169,7 +181,7 @@ export function plan(input: PlanInput): PlanResult {
     if (keep) push({ ...base, ...keep, remoteId: bound.remoteId }, bound.expiresAt);
     else {
       nextCheck.set(d.name, nextCheckFor(d, bound, r?.remoteId === bound.remoteId ? r.lifetimeSeconds : null, input));
-      if (changes.length === 0 && !actions.some((a) => a.name === d.name && a.provider === d.provider)) {
+      if (changes.length === 0 && !acted.has(d.name)) {
         push({ ...base, action: 'none', reason: Reason.InSync, remoteId: bound.remoteId, message: 'in sync' });
       }
     }
