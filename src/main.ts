@@ -32,7 +32,6 @@ export interface AppOptions {
   allowMassDelete?: boolean;
   /** plan: read Postgres but never write it (no migrations either). */
   readOnly?: boolean;
-  metrics?: Metrics;
 }
 
 export interface App {
@@ -74,7 +73,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   }
   const store = new PrismaStore(databaseUrl);
   const dispatcher = opts.dispatcher ?? createDispatcher();
-  const metrics = opts.metrics ?? new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
+  const metrics = new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
       readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])),
       readDeliveries: () => (migrated ? store.listDeliveries() : Promise.resolve([])),
       targetUp: (t) => {

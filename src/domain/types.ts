@@ -97,7 +97,6 @@ export const Reason = {
   MassDeleteRefused: 'mass-delete-refused',
   Duplicate: 'duplicate',
   Orphan: 'orphan',
-  ProviderUnavailable: 'provider-unavailable',
   PresumedDisabled: 'presumed-disabled',
   DisabledAtProvider: 'disabled-at-provider',
   CallbackUnhealthy: 'callback-unhealthy',

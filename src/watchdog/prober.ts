@@ -41,10 +41,6 @@ export class Prober {
     return [...this.#specs.values()];
   }
 
-  spec(provider: string, url: string): TargetSpec | undefined {
-    return this.#specs.get(key({ provider, url }));
-  }
-
   async targets(): Promise<RecordedTarget[]> {
     if (!this.#synced && !this.deps.readOnly) {
       await this.deps.store.syncTargets(

@@ -12,7 +12,6 @@ import { wireToken } from './wire.js';
 export class TokenSource {
   #token: { value: string; refreshAt: number } | undefined;
   #inflight: Promise<string> | undefined;
-  fetches = 0;
 
   constructor(
     private readonly opts: {
@@ -38,7 +37,6 @@ export class TokenSource {
   }
 
   async #fetch(signal?: AbortSignal): Promise<string> {
-    this.fetches++;
     const operation = `${this.opts.operation}: POST token`;
     const res = await requestJson(this.opts.dispatcher, {
       method: 'POST',
