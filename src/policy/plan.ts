@@ -182,7 +182,8 @@ export function plan(input: PlanInput): PlanResult {
     else {
       nextCheck.set(d.name, nextCheckFor(d, bound, r?.remoteId === bound.remoteId ? r.lifetimeSeconds : null, input));
       if (changes.length === 0 && !acted.has(d.name)) {
-        push({ ...base, action: 'none', reason: Reason.InSync, remoteId: bound.remoteId, message: 'in sync' });
+        const pending = bound.status === 'PENDING';
+        push({ ...base, action: 'none', reason: pending ? Reason.Pending : Reason.InSync, remoteId: bound.remoteId, message: pending ? 'the provider is still setting it up; looking again shortly' : 'in sync' });
       }
     }
   }

@@ -217,7 +217,7 @@ export class Executor {
     const row = this.#rows.get(a.name);
     const d = this.#desired.get(a.name);
     const next = this.result.nextCheck.get(a.name);
-    if (!row || !d || !next || a.reason !== Reason.InSync) return;
+    if (!row || !d || !next || (a.reason !== Reason.InSync && a.reason !== Reason.Pending)) return;
     const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;
     const patch: SubscriptionPatch = {};
     if (Math.abs(row.nextCheckAt.getTime() - next.getTime()) >= 1000) patch.nextCheckAt = next;

@@ -56,7 +56,7 @@ describe('plan: one declared subscription', () => {
     {
       name: 'PENDING: wait',
       in: input({ desired: [desired('a')], observed: [observed('r1', { status: 'PENDING' })], recorded: [recorded('a', { remoteId: 'r1' })] }),
-      want: ['a:none:in-sync'],
+      want: ['a:none:pending-at-provider'],
     },
     {
       name: 'drift where the provider cannot update: recreate',
