@@ -1,21 +1,30 @@
 import { loadConfigFile, type Config } from '../config/load.js';
 import { ConfigError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { registerConfigSecrets } from '../lib/scrub.js';
 import { createApp, openDatabase, type App, type AppOptions, type Database } from '../main.js';
+import { providerKinds } from '../providers/registry.js';
+import { err } from './output.js';
 
 export const EXIT = { ok: 0, failed: 1, invalidConfig: 2, refused: 3 } as const;
 
-/** Loads the config or exits 2 with every issue as file:line:col on stderr. */
+/**
+ * Loads the config or exits 2 with every issue as file:line:col on stderr. Its secrets are
+ * registered with the scrubber at once, before anything is printed or logged.
+ */
 export function loadOrExit(file: string): Config {
+  let config: Config;
   try {
-    return loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n${file}: invalid, nothing was changed\n`);
+    config = loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(`${e.message}\n${file}: invalid, nothing was changed\n`);
       process.exit(EXIT.invalidConfig);
     }
-    throw err;
+    throw e;
   }
+  registerConfigSecrets(config, providerKinds);
+  return config;
 }
 
 export function cliLogger(): Logger {

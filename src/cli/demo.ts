@@ -7,6 +7,7 @@ import { DixaSandbox } from '../sandbox/dixa.js';
 import { InfinitySandbox } from '../sandbox/infinity.js';
 import { CallbackReceiver } from '../sandbox/receiver.js';
 import { cliLogger } from './common.js';
+import { err } from './output.js';
 import { startDaemon, stopOnSignal } from './run.js';
 
 /** The demo's AXP policy, scaled so the countdown runs in minutes: unhealthy after 3 errors, disabled 60 s later, deleted 5 min after that. */
@@ -38,7 +39,7 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   process.env.DEMO_HOOK_TOKEN ??= 'demo-hook-token';
   const config = loadConfigFile(file);
   const daemon = await startDaemon(config, logger, { server: { extra: breakAndMend(receiver, logger), banner: BANNER } });
-  process.stderr.write(
+  err(
     [
       '',
       'hookwarden demo is running (Ctrl-C stops it)',

@@ -10,7 +10,7 @@ import { EXIT, loadOrExit, withApp } from './common.js';
 import { runDaemon } from './run.js';
 import { runDemo } from './demo.js';
 import { runSandbox } from './sandbox.js';
-import { printJson, table } from './output.js';
+import { err, out, printJson, shownKey, table } from './output.js';
 
 const program = new Command()
   .name('hookwarden')
@@ -26,7 +26,7 @@ program
   .addOption(configOption())
   .action((o: { config: string }) => {
     const c = loadOrExit(o.config);
-    process.stdout.write(`${o.config}: valid (${c.desired.length} subscriptions, ${Object.keys(c.accounts).length} provider accounts)\n`);
+    out(`${o.config}: valid (${c.desired.length} subscriptions, ${Object.keys(c.accounts).length} provider accounts)\n`);
   });
 
 program
@@ -75,14 +75,14 @@ program
     await withApp(o.config, { readOnly: true }, async (app) => {
       const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], targets: [], deliveries: [] };
       if (o.json) return printJson(doc);
-      process.stdout.write(
+      out(
         `${table(
           ['PROVIDER', 'NAME', 'STATE', 'REMOTE ID', 'EXPIRES AT', 'NEXT CHECK', 'LAST ERROR'],
           doc.subscriptions.map((s) => [s.provider, s.name, s.state, s.remoteId, s.expiresAt, s.nextCheckAt, s.lastError ? `${s.lastErrorCode}: ${s.lastError}` : '']),
         )}\n`,
       );
       if (doc.targets.length) {
-        process.stdout.write(
+        out(
           `\n${table(
             ['PROVIDER', 'CALLBACK', 'HEALTH', 'FAILURES', 'UNHEALTHY SINCE', 'DISABLE AT', 'DELETE AT', 'LAST FAILURE'],
             doc.targets.map((t) => [t.provider, t.name, t.health, t.consecutiveFailures, t.unhealthySince, t.disableAt, t.deleteAt, t.lastFailureReason ? `${t.lastFailureClass}: ${t.lastFailureReason}` : '']),
@@ -90,7 +90,7 @@ program
         );
       }
       if (doc.deliveries.length) {
-        process.stdout.write(
+        out(
           `\n${table(
             ['PROVIDER', 'SUBSCRIPTION', 'EVENT', 'LAST DELIVERY', 'RESULT', 'LAST FAILURE'],
             doc.deliveries.map((d) => [d.provider, d.name, d.event, d.kind === 'none' ? 'no recent delivery' : d.deliveredAt, d.kind === 'none' ? '' : `${d.success ? 'ok' : 'failed'} ${d.responseCode}`, d.lastFailureAt ? `${d.lastFailureAt} ${d.lastFailureCode} ${d.lastFailureText ?? ''}` : '']),
@@ -116,6 +116,7 @@ program
       if (!row?.remoteId) return fail(`${o.provider}/${o.name} is not bound to a subscription at the provider yet (run apply first)`);
       const secret = await provider.secret(row.remoteId);
       if (!secret) return fail(`the provider returned no secret for ${o.provider}/${o.name}`);
+      // The one output that is a secret on purpose (asked for by name): written as it is.
       process.stdout.write(`${secret}\n`);
       return EXIT.ok;
     });
@@ -123,7 +124,7 @@ program
   });
 
 function fail(message: string): number {
-  process.stderr.write(`hookwarden: ${message}\n`);
+  err(`hookwarden: ${message}\n`);
   return EXIT.failed;
 }
 
@@ -149,7 +150,7 @@ program
   .command('alert-rules')
   .description('print Prometheus alerting rules for the metrics hookwarden exports')
   .action(() => {
-    process.stdout.write(`# Prometheus alerting rules for hookwarden (check them with: promtool check rules FILE)\n${stringify(alertRules())}`);
+    out(`# Prometheus alerting rules for hookwarden (check them with: promtool check rules FILE)\n${stringify(alertRules())}`);
   });
 
 program
@@ -159,13 +160,13 @@ program
 
 function report(reports: PassReport[], json: boolean): number {
   const actions = reports.flatMap((r) => r.actions);
-  const orphans = reports.flatMap((r) => r.orphans);
+  const orphans = reports.flatMap((r) => r.orphans).map((o) => ({ ...o, matchKey: shownKey(o.matchKey) }));
   const errors = reports.filter((r) => r.error).map((r) => ({ provider: r.provider, error: r.error }));
   if (json) printJson({ actions: actions.map(actionJson), orphans, errors });
   else {
-    process.stdout.write(`${table(['PROVIDER', 'NAME', 'ACTION', 'REASON', 'OUTCOME', 'MESSAGE'], actions.map((a) => [a.provider, a.name, a.action, a.reason, a.outcome, a.error ? `${a.message} — ${a.error}` : a.message]))}\n`);
-    for (const o of orphans) process.stdout.write(`orphan: ${o.provider} ${o.remoteId} (${o.matchKey})${o.deleted ? ' — deleting' : ' — reported only'}\n`);
-    for (const e of errors) process.stderr.write(`${e.provider}: ${e.error}\n`);
+    out(`${table(['PROVIDER', 'NAME', 'ACTION', 'REASON', 'OUTCOME', 'MESSAGE'], actions.map((a) => [a.provider, a.name, a.action, a.reason, a.outcome, a.error ? `${a.message} — ${a.error}` : a.message]))}\n`);
+    for (const o of orphans) out(`orphan: ${o.provider} ${o.remoteId} (${o.matchKey})${o.deleted ? ' — deleting' : ' — reported only'}\n`);
+    for (const e of errors) err(`${e.provider}: ${e.error}\n`);
   }
   if (errors.length || actions.some((a) => a.outcome === 'failed')) return EXIT.failed;
   if (actions.some((a) => a.reason === 'mass-delete-refused')) return EXIT.refused;
@@ -187,7 +188,7 @@ function actionJson(a: ActionReport) {
   };
 }
 
-program.parseAsync(process.argv).catch((err) => {
-  process.stderr.write(`hookwarden: ${errorMessage(err)}\n`);
+program.parseAsync(process.argv).catch((e: unknown) => {
+  err(`hookwarden: ${errorMessage(e)}\n`);
   process.exit(EXIT.failed);
 });

@@ -1,3 +1,5 @@
+import { scrub } from './scrub.js';
+
 /**
  * Typed errors, each with a stable `code` that callers branch on (as undici does).
  * `retry` tells the reconciler what to do next:
@@ -73,6 +75,7 @@ export function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line}:${i.col}: ${i.message}`;
 }
 
+/** An error's message as it may be written anywhere: secrets the provider echoed back are scrubbed. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return scrub(err instanceof Error ? err.message : String(err));
 }

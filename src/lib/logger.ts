@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { scrubbedDestination } from './scrub.js';
 
 export type Logger = PinoLogger;
 
@@ -11,6 +12,11 @@ export const REDACT_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
 ];
 
+/**
+ * Secrets are redacted by path, and every serialized line then passes through the
+ * scrubber (lib/scrub.ts), which also catches a secret inside free text such as a
+ * provider's error body.
+ */
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
@@ -19,7 +25,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    opts.destination ?? pino.destination({ dest: 2, sync: true }),
+    scrubbedDestination(opts.destination ?? pino.destination({ dest: 2, sync: true })),
   );
 }
 

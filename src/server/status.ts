@@ -1,4 +1,5 @@
 import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import { displayUrl, scrubber } from '../lib/scrub.js';
 import { healthOf } from '../policy/health.js';
 import type { DeliveryRecord, HistoryEntry, Store } from '../store/types.js';
 
@@ -40,7 +41,7 @@ export function statusRow(r: RecordedSubscription): StatusRow {
 export interface TargetRow {
   provider: string;
   name: string;
-  /** Scheme, host and path only: a query string may carry a secret. */
+  /** Scheme, host and path; no userinfo, and a query string shown as "?…" (it may carry a secret). */
   url: string;
   format: string;
   health: string;
@@ -61,17 +62,10 @@ export interface TargetRow {
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 export function targetRow(t: RecordedTarget, now: Date): TargetRow {
-  let url = t.url;
-  try {
-    const u = new URL(t.url);
-    url = `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    /* keep as is */
-  }
   return {
     provider: t.provider,
     name: t.name,
-    url,
+    url: displayUrl(t.url),
     format: t.format,
     health: healthOf(t, now),
     consecutiveFailures: t.consecutiveFailures,
@@ -89,17 +83,27 @@ export function targetRow(t: RecordedTarget, now: Date): TargetRow {
   };
 }
 
+/** Identifiers left as they are in the status document; every other string is scrubbed. */
+const STATUS_IDS = new Set(['remoteId', 'previousRemoteId', 'actionId']);
+
+/**
+ * What Postgres records, as people and scripts see it. Every string passes through the
+ * scrubber (rows written before it existed may hold a secret a provider echoed back).
+ */
 export async function statusDocument(store: Store, now: Date, opts: { history?: number } = {}) {
   const subs = await store.listSubscriptions();
   const targets = await store.listTargets();
   const deliveries = await store.listDeliveries();
   const history = opts.history ? await store.history({ limit: opts.history }) : [];
-  return {
-    subscriptions: subs.map(statusRow),
-    targets: targets.map((t) => targetRow(t, now)),
-    deliveries: deliveries.map(deliveryRow),
-    ...(opts.history ? { history: history.map(historyRow) } : {}),
-  };
+  return scrubber.scrubValue(
+    {
+      subscriptions: subs.map(statusRow),
+      targets: targets.map((t) => targetRow(t, now)),
+      deliveries: deliveries.map(deliveryRow),
+      ...(opts.history ? { history: history.map(historyRow) } : {}),
+    },
+    STATUS_IDS,
+  );
 }
 
 export function historyRow(h: HistoryEntry) {
