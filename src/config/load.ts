@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { DesiredSubscription, HealthPolicy, RenewBefore } from '../domain/types.js';
 import type { WatchEntry } from '../watchdog/targets.js';
@@ -20,7 +20,19 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   listen: { host: string; port: number };
-  defaults: { reconcileEverySeconds: number; renewBefore: RenewBefore; concurrency: number; probe: { everySeconds: number; timeoutSeconds: number }; deliveryPollEverySeconds: number };
+  defaults: {
+    reconcileEverySeconds: number;
+    renewBefore: RenewBefore;
+    concurrency: number;
+    probe: { everySeconds: number; timeoutSeconds: number };
+    deliveryPollEverySeconds: number;
+    /** How long a replica's hold on a provider account lasts without being renewed. */
+    leaseTtlSeconds: number;
+    /** The deadline of one reconcile pass over one account. */
+    passTimeoutSeconds: number;
+  };
+  /** /healthz fails when the loop has not completed a wake-up for this long. */
+  livenessTimeoutSeconds: number;
   accounts: Record<string, AccountConfig>;
   /** Each account's callback policy. */
   policies: Record<string, HealthPolicy>;
@@ -31,15 +43,69 @@ export interface Config {
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
+  /** Reads a ${file:…} secret; the default refuses what is not a regular file of at most 1 MiB. */
   readFile?: (path: string) => string;
+}
+
+/** A secret file holds one value: anything larger is a wrong path. */
+export const SECRET_FILE_MAX_BYTES = 1024 * 1024;
+/** The config file itself: far above any real config, low enough to parse in a moment. */
+export const CONFIG_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/** Nesting deeper than this is no config hookwarden reads (the deepest real path is about 8). */
+export const MAX_DEPTH = 64;
+/**
+ * Alias expansions allowed (the yaml package's own guard against "billion laughs"): enough
+ * for a shared callback block referenced by many subscriptions.
+ */
+export const MAX_ALIAS_COUNT = 1000;
+
+/** Why a read failed, as a problem the reader can act on. */
+class UnusableFile extends Error {}
+
+/**
+ * Reads a file of at most `max` bytes; a directory is a wrong path. With `regularOnly` (the
+ * secrets), only a regular file: a FIFO or a device could block or never end. It is opened
+ * non-blocking and checked again once open, so what is read is what was checked. The config
+ * file itself may come through a pipe (`-c <(envsubst < hookwarden.yaml)`).
+ */
+export function readBoundedFile(path: string, max: number, opts: { regularOnly?: boolean } = {}): string {
+  const regularOnly = opts.regularOnly ?? true;
+  if (statSync(path).isDirectory()) throw new UnusableFile(`${path} is a directory; name the file that holds the value`);
+  const fd = openSync(path, constants.O_RDONLY | (regularOnly ? (constants.O_NONBLOCK ?? 0) : 0));
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new UnusableFile(`${path} is a directory; name the file that holds the value`);
+    if (regularOnly && !st.isFile()) throw new UnusableFile(`${path} is not a regular file; name a file that holds the value`);
+    if (st.size > max) throw new UnusableFile(`${path} is larger than ${formatBytes(max)} (${formatBytes(st.size)}); name the file that holds just the value`);
+    // Read until the end or one byte past the limit: pipes, and some files (under /proc,
+    // say), report a size of 0.
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, max + 1 - n));
+      const r = readSync(fd, chunk, 0, chunk.length, null);
+      if (r === 0) break;
+      chunks.push(chunk.subarray(0, r));
+      n += r;
+      if (n > max) throw new UnusableFile(`${path} is larger than ${formatBytes(max)}; name the file that holds just the value`);
+    }
+    return Buffer.concat(chunks, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${+(n / (1024 * 1024)).toFixed(1)} MiB` : n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
 }
 
 export function loadConfigFile(file: string, opts: LoadOptions = {}): Config {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedFile(file, CONFIG_FILE_MAX_BYTES, { regularOnly: false });
   } catch (err) {
-    throw new ConfigError([{ file, line: 0, col: 0, message: `cannot read the config: ${(err as Error).message}` }]);
+    const why = err instanceof UnusableFile ? err.message : oneLine(err);
+    throw new ConfigError([{ file, line: 0, col: 0, message: `cannot read the config: ${why}` }]);
   }
   return parseConfig(text, file, opts);
 }
@@ -50,54 +116,103 @@ export function loadConfigFile(file: string, opts: LoadOptions = {}): Config {
  */
 export function parseConfig(text: string, file: string, opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
-  const readFile = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const readFile = opts.readFile ?? ((p: string) => readBoundedFile(p, SECRET_FILE_MAX_BYTES));
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number | undefined) => {
     const p = lineCounter.linePos(offset ?? 0);
     return { line: p.line, col: p.col };
   };
+  // The yaml package reports what it finds as errors, but a few inputs (aliases expanding too
+  // far, say) surface as exceptions: every one of them is a rejected config, never a crash.
+  const yamlFailure = (err: unknown, at: { line: number; col: number } = { line: 1, col: 1 }): ConfigError =>
+    new ConfigError([{ file, ...at, message: `the YAML cannot be read: ${oneLine(err)}` }]);
+  if (text.length > CONFIG_FILE_MAX_BYTES) {
+    throw new ConfigError([{ file, line: 1, col: 1, message: `the config is larger than ${formatBytes(CONFIG_FILE_MAX_BYTES)}` }]);
+  }
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+  } catch (err) {
+    throw yamlFailure(err);
+  }
   const issues: ConfigIssue[] = [];
-  for (const e of [...doc.errors, ...doc.warnings]) issues.push({ file, ...pos(e.pos[0]), message: e.message.split('\n')[0]! });
-  if (issues.length) throw new ConfigError(issues);
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const at = pos(e.pos[0]);
+    // The parser turns a stack overflow on deeply nested input into an error of its own.
+    const message = /call stack/i.test(e.message) ? `the YAML nests too deeply (at most ${MAX_DEPTH} levels)` : e.message.split('\n')[0]!;
+    issues.push({ file, ...at, message });
+  }
+  if (issues.length) throw new ConfigError(dedupe(issues));
   if (!isMap(doc.contents)) throw new ConfigError([{ file, line: 1, col: 1, message: 'the config must be a YAML mapping (providers:, subscriptions: …)' }]);
+  const tooDeep = deeperThan(doc.contents, MAX_DEPTH);
+  if (tooDeep) throw new ConfigError([{ file, ...pos(tooDeep.range?.[0]), message: `the YAML nests too deeply here (at most ${MAX_DEPTH} levels)` }]);
+  const badAlias = aliasProblem(doc);
+  if (badAlias) throw new ConfigError([{ file, ...pos(badAlias.node.range?.[0]), message: badAlias.message }]);
 
   // ${VAR} and ${file:/path} are replaced after parsing, in values only, so a secret's
   // characters can never change the YAML's structure. "$${" stands for a literal "${".
-  visit(doc, {
-    Scalar(key, node) {
-      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
-      node.value = node.value.replace(/\$?\$\{([^}]*)\}/g, (whole, ref: string) => {
-        if (whole.startsWith('$$')) return whole.slice(1);
-        const at = pos(node.range?.[0]);
-        if (ref.startsWith('file:')) {
-          try {
-            return readFile(ref.slice(5)).replace(/\r?\n$/, '');
-          } catch (err) {
-            issues.push({ file, ...at, message: `\${${ref}}: cannot read ${ref.slice(5)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+  try {
+    visit(doc, {
+      Scalar(key, node) {
+        if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+        node.value = node.value.replace(/\$?\$\{([^}]*)\}/g, (whole, ref: string) => {
+          if (whole.startsWith('$$')) return whole.slice(1);
+          const at = pos(node.range?.[0]);
+          if (ref.startsWith('file:')) {
+            const path = ref.slice(5);
+            let content: string;
+            try {
+              content = readFile(path);
+            } catch (err) {
+              const why = err instanceof UnusableFile ? err.message : `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? oneLine(err)}`;
+              issues.push({ file, ...at, message: `\${${ref}}: ${why}` });
+              return '';
+            }
+            if (Buffer.byteLength(content) > SECRET_FILE_MAX_BYTES) {
+              issues.push({ file, ...at, message: `\${${ref}}: ${path} is larger than ${formatBytes(SECRET_FILE_MAX_BYTES)}; name the file that holds just the value` });
+              return '';
+            }
+            return content.replace(/\r?\n$/, '');
+          }
+          const [name, fallback] = ref.split(':-', 2) as [string, string | undefined];
+          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+            issues.push({ file, ...at, message: `\${${ref}} is not a valid reference (use \${NAME}, \${NAME:-default} or \${file:/path})` });
             return '';
           }
-        }
-        const [name, fallback] = ref.split(':-', 2) as [string, string | undefined];
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-          issues.push({ file, ...at, message: `\${${ref}} is not a valid reference (use \${NAME}, \${NAME:-default} or \${file:/path})` });
-          return '';
-        }
-        const v = env[name];
-        if (v === undefined || v === '') {
-          if (fallback !== undefined) return fallback;
-          issues.push({ file, ...at, message: `environment variable ${name} is not set` });
-          return '';
-        }
-        return v;
-      });
-    },
-  });
-  if (issues.length) throw new ConfigError(issues);
+          const v = env[name];
+          if (v === undefined || v === '') {
+            if (fallback !== undefined) return fallback;
+            issues.push({ file, ...at, message: `environment variable ${name} is not set` });
+            return '';
+          }
+          return v;
+        });
+      },
+    });
+  } catch (err) {
+    throw yamlFailure(err);
+  }
+  if (issues.length) throw new ConfigError(dedupe(issues));
 
-  const raw = doc.toJS() as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
+  } catch (err) {
+    // The alias guard throws without a position: point at the first alias.
+    const alias = firstAlias(doc);
+    const at = alias ? pos(alias.range?.[0]) : { line: 1, col: 1 };
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new ConfigError([{ file, ...at, message: `the YAML's aliases expand too far (at most ${MAX_ALIAS_COUNT} expansions): write the values out, or use fewer aliases` }]);
+    }
+    throw yamlFailure(err, at);
+  }
   const zodIssues = (prefix: (string | number)[], err: z.ZodError) => {
-    for (const i of err.issues) issues.push(...issueAt(doc, pos, file, [...prefix, ...(i.path as (string | number)[])], i));
+    for (const i of err.issues) {
+      // A map key that fails its schema (an account name, say): zod's own message only says "Invalid key in record".
+      const keyProblem = i.code === 'invalid_key' ? i.issues[0]?.message : undefined;
+      const issue = keyProblem ? { message: `key "${String(i.path[i.path.length - 1] ?? '')}": ${keyProblem}` } : i;
+      issues.push(...issueAt(doc, pos, file, [...prefix, ...(i.path as (string | number)[])], issue));
+    }
   };
 
   const top = topSchema.safeParse(raw);
@@ -157,7 +272,8 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     databaseUrl: cfg.database?.url,
     dataDir: resolve(dirname(resolve(file)), cfg.dataDir),
     listen: { host, port },
-    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, probe, deliveryPollEverySeconds: cfg.defaults.deliveryPoll.every },
+    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, probe, deliveryPollEverySeconds: cfg.defaults.deliveryPoll.every, leaseTtlSeconds: cfg.defaults.leaseTtl, passTimeoutSeconds: cfg.defaults.passTimeout },
+    livenessTimeoutSeconds: cfg.server.livenessTimeout,
     accounts: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, { kind: a.kind, settings: a }])),
     policies: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, a.policy])),
     desired,
@@ -182,6 +298,63 @@ function splitHostPort(listen: string): [string, number] {
 }
 
 type Pos = (offset: number | undefined) => { line: number; col: number };
+
+/** The first node nested deeper than `max` collections, without recursion (the input may be hostile). */
+function deeperThan(root: unknown, max: number): Node | undefined {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (isPair(node)) {
+      stack.push([node.key, depth], [node.value, depth]);
+    } else if (isCollection(node)) {
+      if (depth > max) return node;
+      for (const item of node.items) stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Aliases the yaml package's expansion guard does not catch: one inside the node it refers
+ * to (a cycle, which the guard counts as free), and more alias nodes than the guard allows
+ * expansions (each costs a search of the document, so thousands take seconds).
+ */
+function aliasProblem(doc: Document): { node: Node; message: string } | undefined {
+  let found: { node: Node; message: string } | undefined;
+  let count = 0;
+  visit(doc, {
+    Alias(_key, node, path) {
+      if (++count > MAX_ALIAS_COUNT) {
+        found = { node, message: `the YAML has more than ${MAX_ALIAS_COUNT} aliases: write the values out, or use fewer aliases` };
+        return visit.BREAK;
+      }
+      // Anchor names can be reused: an ancestor of the same name is confirmed by resolving.
+      if (path.some((p) => (p as { anchor?: string }).anchor === node.source) && path.includes(node.resolve(doc) as never)) {
+        found = { node, message: `alias *${node.source} is inside the node it refers to: a YAML value cannot contain itself` };
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+function firstAlias(doc: Document): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/** The first line of an error's message, kept short. */
+function oneLine(err: unknown): string {
+  const m = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  return m.length > 200 ? `${m.slice(0, 200)}…` : m;
+}
 
 /** Where in the file an issue belongs: the node at its path, else the nearest existing parent. */
 function issueAt(doc: Document, pos: Pos, file: string, path: (string | number)[], issue: { message: string; code?: string; keys?: string[] }): ConfigIssue[] {

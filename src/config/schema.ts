@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, healthPolicy, httpsUrl, name, probeEvent, renewBefore } from './common.js';
+import { DAY, HOUR, duration, headerMap, healthPolicy, httpsUrl, name, probeEvent, renewBefore } from './common.js';
 import { PROBE_FORMATS } from '../domain/types.js';
 import { providerKinds } from '../providers/registry.js';
 
@@ -18,31 +18,47 @@ const accountHead = z.looseObject({
 });
 
 export const topSchema = z.strictObject({
-  database: z.strictObject({ url: z.string().min(1).optional() }).optional(),
+  /** A Postgres connection URL; unlike the provider URLs it may carry a user and password. */
+  database: z
+    .strictObject({
+      url: z
+        .string({ message: 'database.url must be a postgresql:// URL' })
+        .min(1, { message: 'database.url must not be empty (omit the database block for an embedded Postgres)' })
+        .refine((u) => /^postgres(ql)?:\/\//.test(u) && URL.canParse(u), { message: 'database.url must be a postgresql:// URL' })
+        .optional(),
+    })
+    .optional(),
   dataDir: z.string().min(1).default('./.hookwarden'),
   server: z
     .strictObject({
       listen: z
         .string()
         .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: 'listen must be host:port, e.g. 127.0.0.1:9464' })
+        .refine((l) => Number(l.slice(l.lastIndexOf(':') + 1)) <= 65535, { message: 'listen port must be at most 65535' })
         .default('127.0.0.1:9464'),
+      /** /healthz fails when the loop has not completed a wake-up for this long. */
+      livenessTimeout: duration('server.livenessTimeout', { min: 10, max: DAY }).default(300),
     })
-    .default({ listen: '127.0.0.1:9464' }),
+    .default({ listen: '127.0.0.1:9464', livenessTimeout: 300 }),
   defaults: z
     .strictObject({
-      reconcileEvery: duration('reconcileEvery').default(60),
+      reconcileEvery: duration('reconcileEvery', { min: 1, max: DAY }).default(60),
       renewBefore: renewBefore.default({ percent: 33 }),
       concurrency: z.number().int().min(1).max(64).default(8),
       probe: z
-        .strictObject({ every: duration('probe.every').default(60), timeout: duration('probe.timeout').default(5) })
+        .strictObject({ every: duration('probe.every', { min: 1, max: DAY }).default(60), timeout: duration('probe.timeout', { min: 1, max: 60 }).default(5) })
         .default({ every: 60, timeout: 5 }),
       /** How often providers that report their own deliveries (Dixa) are asked. */
-      deliveryPoll: z.strictObject({ every: duration('deliveryPoll.every').default(300) }).default({ every: 300 }),
+      deliveryPoll: z.strictObject({ every: duration('deliveryPoll.every', { min: 1, max: DAY }).default(300) }).default({ every: 300 }),
+      /** How long a replica's hold on a provider account lasts without being renewed. */
+      leaseTtl: duration('leaseTtl', { min: 5, max: HOUR }).default(60),
+      /** The deadline of one reconcile pass over one account. */
+      passTimeout: duration('passTimeout', { min: 5, max: HOUR }).default(300),
     })
-    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 }, deliveryPoll: { every: 300 } }),
+    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 }, deliveryPoll: { every: 300 }, leaseTtl: 60, passTimeout: 300 }),
   providers: z.record(name, accountHead),
   /** How long the action history is kept (pruned hourly). */
-  history: z.strictObject({ keep: duration('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
+  history: z.strictObject({ keep: duration('history.keep', { min: 60, max: 3650 * DAY }).default(30 * 86400) }).default({ keep: 30 * 86400 }),
   /** Callback URLs of platforms without a subscription API: probed and projected, never remediated. */
   watch: z
     .array(
@@ -51,10 +67,10 @@ export const topSchema = z.strictObject({
         url: httpsUrl('url'),
         method: z.enum(['POST', 'PUT']).default('POST'),
         format: z.enum(PROBE_FORMATS, { message: `format is one of ${PROBE_FORMATS.join(', ')}` }),
-        every: duration('every').optional(),
-        timeout: duration('timeout').optional(),
+        every: duration('every', { min: 1, max: DAY }).optional(),
+        timeout: duration('timeout', { min: 1, max: 60 }).optional(),
         event: probeEvent.default('unknown'),
-        headers: z.record(z.string(), z.string()).default({}),
+        headers: headerMap('headers').default({}),
         policy: healthPolicy,
       }),
     )

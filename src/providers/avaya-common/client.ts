@@ -1,6 +1,9 @@
 import { BearerApi, type BearerApiOptions } from './api.js';
 import { wirePage, wireSubscription, type CreateSubscriptionBody, type WireSubscription } from './wire.js';
 
+/** The API's own bound on pageNumber (1 to 1000). */
+export const MAX_PAGES = 1000;
+
 /**
  * The paged subscription API shared by Avaya Infinity (/api/events/v1) and AXP Notification
  * (/api/notification/v1/accounts/{accountId}): create, list, get, PATCH (Infinity only),
@@ -22,17 +25,27 @@ export class AvayaSubscriptionClient extends BearerApi {
     return this.expect(await this.call('GET', path, undefined, signal), [200], 'GET', path, wirePage);
   }
 
-  /** Every page. Stops at the last page (links.next blank, totalPages reached, or a short page). */
+  /**
+   * Every page, each subscription once (the first occurrence wins). Stops at the last page
+   * (links.next blank, totalPages reached, or a short page), and also when a page brings no
+   * subscription not seen before: a provider that repeats a page, or ignores pageNumber,
+   * cannot make a listing loop or count a subscription twice. At most MAX_PAGES requests.
+   */
   async listAll(signal?: AbortSignal): Promise<WireSubscription[]> {
-    const all: WireSubscription[] = [];
-    for (let page = 1; page <= 1000; page++) {
+    const byId = new Map<string, WireSubscription>();
+    for (let page = 1; page <= MAX_PAGES; page++) {
       const p = await this.listPage(page, signal);
-      all.push(...p.subscriptions);
+      let fresh = 0;
+      for (const s of p.subscriptions) {
+        if (byId.has(s.subscriptionId)) continue;
+        byId.set(s.subscriptionId, s);
+        fresh++;
+      }
       const totalPages = p.pagination?.totalPages;
       const last = p.subscriptions.length < this.pageSize || (totalPages !== undefined && page >= totalPages) || (p.links !== undefined && !p.links.next);
-      if (last) break;
+      if (last || fresh === 0) break;
     }
-    return all;
+    return [...byId.values()];
   }
 
   /** undefined when the provider answers 404. */

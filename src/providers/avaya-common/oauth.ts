@@ -1,7 +1,8 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../lib/clock.js';
 import { ProviderError } from '../../lib/errors.js';
-import { errorFromResponse, requestJson } from '../../lib/http.js';
+import { clip, errorFromResponse, requestJson } from '../../lib/http.js';
+import { scrubber } from '../../lib/scrub.js';
 import { wireToken } from './wire.js';
 
 /**
@@ -51,7 +52,7 @@ export class TokenSource {
       const err = errorFromResponse(operation, res);
       // Token errors are OAuth bodies ({error, error_description}), not problem+json.
       const oauth = res.body as { error?: string; error_description?: string } | undefined;
-      const why = oauth?.error ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}` : err.message;
+      const why = oauth?.error ? clip(`${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}`) : err.message;
       if (res.status === 400 || res.status === 401 || res.status === 403) {
         throw new ProviderError('PROVIDER_AUTH_FAILED', `${operation}: HTTP ${res.status} ${why}`, 'auth', { status: res.status, operation });
       }
@@ -63,6 +64,8 @@ export class TokenSource {
     }
     const lifetimeMs = parsed.data.expires_in * 1000;
     const early = Math.max(30_000, lifetimeMs / 10);
+    // An issued token is a secret too: it is scrubbed from anything written from now on.
+    scrubber.add(parsed.data.access_token, { slot: `oauth ${this.opts.tokenUrl} ${this.opts.form.client_id ?? ''}` });
     this.#token = { value: parsed.data.access_token, refreshAt: this.opts.clock.now().getTime() + Math.max(lifetimeMs - early, lifetimeMs / 2) };
     return parsed.data.access_token;
   }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** Ten years: no subscription or token lifetime is longer; a larger value would overflow a Date. */
+const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
+
 /**
  * Wire shapes shared by the Avaya notification APIs (Infinity /api/events/v1 and AXP
  * /api/notification/v1), field for field. Infinity's `family` is an array (its list example
@@ -9,7 +12,11 @@ export const wireSubscription = z.object({
   subscriptionId: z.string().min(1),
   createdAt: z.iso.datetime({ offset: true }).optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
-  expiresIn: z.number().int().optional(),
+  // Seconds left: read as whole seconds, never below 0 (already expired) nor above ten years.
+  expiresIn: z
+    .number()
+    .transform((v) => Math.min(Math.max(Math.floor(v), 0), MAX_LIFETIME_SECONDS))
+    .optional(),
   status: z.enum(['ACTIVE', 'INACTIVE', 'PENDING']),
   family: z.union([z.array(z.string()), z.string().transform((s) => [s])]),
   events: z.array(z.string()),
@@ -40,8 +47,13 @@ export const wirePage = z.object({
 
 /** Infinity: {access_token, expires_in, token_type, scope}; AXP adds refresh_token (unused: client credentials are simply asked again). */
 export const wireToken = z.object({
-  access_token: z.string().min(1),
-  expires_in: z.number().positive(),
+  // Sent back as a Bearer header: visible ASCII only, so it can never split a request.
+  access_token: z.string().min(1).max(16_384).regex(/^[\x21-\x7e]+$/, { message: 'access_token must be visible ASCII' }),
+  // A lifetime beyond a day is read as a day: the token is simply fetched again sooner.
+  expires_in: z
+    .number()
+    .positive()
+    .transform((v) => Math.min(v, 86_400)),
   token_type: z.string().optional(),
   scope: z.string().optional(),
   refresh_token: z.string().optional(),

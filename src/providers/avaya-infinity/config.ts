@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { callbackProbe, duration, healthPolicy, httpsUrl, name, nonEmpty, renewBefore } from '../../config/common.js';
+import { callbackProbe, headerName, headerValue, healthPolicy, httpTimeout, httpsUrl, name, nonEmpty, renewBefore } from '../../config/common.js';
 
 export const FAMILIES = ['AGENT', 'INTERACTION', 'QUEUE', 'ALL'] as const;
 
@@ -12,9 +12,9 @@ export const infinityAccountSchema = z.strictObject({
   /** Overrides, for proxies: default <baseUrl>/auth/realms/avaya/protocol/openid-connect/token and <baseUrl>/api/events/v1. */
   tokenUrl: httpsUrl('tokenUrl').optional(),
   apiUrl: httpsUrl('apiUrl').optional(),
-  scope: z.string().default('EVENT_NOTIFICATION'),
+  scope: z.string().min(1).max(1024).default('EVENT_NOTIFICATION'),
   pageSize: z.number().int().min(1).max(25).default(25),
-  timeout: duration('timeout').default(10),
+  timeout: httpTimeout().default(10),
   /** Delete listed subscriptions that match nothing declared (default: only report them). */
   deleteOrphans: z.boolean().default(false),
   /** How this provider treats failing callbacks (projections only: Infinity disables nothing by itself). */
@@ -40,8 +40,9 @@ export const infinitySubscriptionSchema = z
       .strictObject({
         url: httpsUrl('callback.url'),
         method: z.enum(['POST', 'PUT']).default('POST'),
-        authToken: z.string().min(1).max(256, { message: 'authToken is at most 256 characters' }).optional(),
-        authTokenHeader: z.string().min(1).max(256, { message: 'authTokenHeader is at most 256 characters' }).optional(),
+        // Avaya sends the token in this header with every event, and the probe does the same.
+        authToken: z.string().min(1, { message: 'authToken must not be empty' }).max(256, { message: 'authToken is at most 256 characters' }).pipe(headerValue('authToken')).optional(),
+        authTokenHeader: headerName('authTokenHeader').optional(),
         probe: callbackProbe,
       })
       .refine((c) => c.authTokenHeader === undefined || c.authToken !== undefined, {

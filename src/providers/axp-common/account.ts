@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, healthPolicy, httpsUrl, nonEmpty } from '../../config/common.js';
+import { headerValue, healthPolicy, httpTimeout, httpsUrl, nonEmpty } from '../../config/common.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Dispatcher } from 'undici';
 import { TokenSource } from '../avaya-common/oauth.js';
@@ -8,13 +8,14 @@ import { TokenSource } from '../avaya-common/oauth.js';
 export const axpAccountFields = {
   baseUrl: httpsUrl('baseUrl'),
   accountId: z.string().regex(/^[a-zA-Z]{6}$/, { message: 'accountId is the 6-letter AXP account id (e.g. ZWJJIQ)' }),
-  appKey: nonEmpty('appKey', 1024),
+  // Sent as a header on every call.
+  appKey: nonEmpty('appKey', 1024).pipe(headerValue('appKey')),
   clientId: nonEmpty('clientId', 256),
   clientSecret: nonEmpty('clientSecret', 1024),
   /** Overrides, for proxies. Default <baseUrl>/api/auth/v1/<accountId>/protocol/openid-connect/token. */
   tokenUrl: httpsUrl('tokenUrl').optional(),
   apiUrl: httpsUrl('apiUrl').optional(),
-  timeout: duration('timeout').default(10),
+  timeout: httpTimeout().default(10),
   deleteOrphans: z.boolean().default(false),
   /** AXP's callback policy: unhealthy after repeated errors, disabled after 8 h, deleted a week later. */
   policy: healthPolicy,

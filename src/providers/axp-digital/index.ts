@@ -62,6 +62,11 @@ function fromWire(w: WireDigital): ObservedSubscription {
   };
 }
 
+function firstOfEach(xs: ObservedSubscription[]): ObservedSubscription[] {
+  const seen = new Set<string>();
+  return xs.filter((x) => !seen.has(x.remoteId) && seen.add(x.remoteId));
+}
+
 const body = (d: DesiredSubscription) => ({ channelProviderId: d.spec.channelProviderId, callbackUrl: d.spec.callbackUrl, eventTypes: d.spec.eventTypes });
 
 export const axpDigital: ProviderKind<DigitalAccount, DigitalSubscriptionConfig> = {
@@ -87,7 +92,8 @@ export const axpDigital: ProviderKind<DigitalAccount, DigitalSubscriptionConfig>
       account,
       capabilities: { renew: false, update: true, disablesUnhealthyCallbacks: true },
       // The list is a bare array, without paging; channelProviderId is an optional filter, left off to see everything.
-      list: async (signal) => api.expect(await api.call('GET', path(), undefined, signal), [200], 'GET', path(), z.array(wireDigital)).map(fromWire),
+      // A subscription listed twice is kept once (the first occurrence).
+      list: async (signal) => firstOfEach(api.expect(await api.call('GET', path(), undefined, signal), [200], 'GET', path(), z.array(wireDigital)).map(fromWire)),
       get: async (id, signal) => {
         const res = await api.call('GET', path(id), undefined, signal);
         if (res.status === 404) return undefined;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { callbackProbe, httpsUrl, name, normalUrl, renewBefore } from '../../config/common.js';
+import { callbackProbe, headerName, headerValue, httpsUrl, name, normalUrl, renewBefore } from '../../config/common.js';
 import type { DesiredSubscription, ObservedSubscription, Spec } from '../../domain/types.js';
 import { canonicalJson, sha256 } from '../../lib/hash.js';
 import { AvayaSubscriptionClient } from '../avaya-common/client.js';
@@ -29,8 +29,8 @@ export const notificationSubscriptionSchema = z.strictObject({
   callback: z
     .strictObject({
       url: httpsUrl('callback.url'),
-      authToken: z.string().min(1).max(256, { message: 'authToken is at most 256 characters' }).optional(),
-      authTokenHeader: z.string().min(1).max(256, { message: 'authTokenHeader is at most 256 characters' }).optional(),
+      authToken: z.string().min(1).max(256, { message: 'authToken is at most 256 characters' }).pipe(headerValue('authToken')).optional(),
+      authTokenHeader: headerName('authTokenHeader').optional(),
       probe: callbackProbe,
     })
     .refine((c) => c.authTokenHeader === undefined || c.authToken !== undefined, { message: 'authTokenHeader needs authToken (they work as a pair)' }),

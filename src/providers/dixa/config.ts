@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { callbackProbe, duration, healthPolicy, httpsUrl, name, nonEmpty } from '../../config/common.js';
+import { callbackProbe, headerMap, headerValue, healthPolicy, httpTimeout, httpsUrl, name, nonEmpty } from '../../config/common.js';
 
 /** Event names: the beta spec's 32, plus ConversationTranscriptionAdded from the v1 reference. */
 export const DIXA_EVENTS = [
@@ -16,10 +16,11 @@ export const DIXA_EVENTS = [
 export const dixaAccountSchema = z.strictObject({
   kind: z.literal('dixa'),
   baseUrl: httpsUrl('baseUrl').default('https://dev.dixa.io'),
-  apiToken: nonEmpty('apiToken', 4096),
+  /** Sent as the Authorization header of every call. */
+  apiToken: nonEmpty('apiToken', 4096).pipe(headerValue('apiToken')),
   /** The path prefix: /v1/webhooks (default) or /beta/webhooks. */
   apiVersion: z.enum(['v1', 'beta'], { message: 'apiVersion is v1 or beta' }).default('v1'),
-  timeout: duration('timeout').default(10),
+  timeout: httpTimeout().default(10),
   deleteOrphans: z.boolean().default(false),
   /** Dixa's published limits per API token: 10 requests per second, burst 4. */
   rateLimit: z
@@ -32,8 +33,13 @@ export type DixaAccount = z.output<typeof dixaAccountSchema>;
 const authorization = z.discriminatedUnion(
   'type',
   [
-    z.strictObject({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }),
-    z.strictObject({ type: z.literal('token'), value: z.string().min(1) }),
+    z.strictObject({
+      type: z.literal('basic'),
+      // RFC 7617: the user-id cannot hold a colon, which separates it from the password.
+      username: z.string().min(1).refine((u) => !u.includes(':'), { message: 'username must not contain ":"' }).pipe(headerValue('username', 1024)),
+      password: z.string().min(1).pipe(headerValue('password', 1024)),
+    }),
+    z.strictObject({ type: z.literal('token'), value: z.string().min(1).pipe(headerValue('value')) }),
     z.strictObject({ type: z.literal('none') }),
   ],
   { message: 'authorization type is basic (username, password), token (value) or none' },
@@ -57,7 +63,7 @@ export const dixaSubscriptionSchema = z.strictObject({
     url: httpsUrl('callback.url'),
     authorization: authorization.default({ type: 'none' }),
     /** Extra headers Dixa sends with every delivery. */
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headerMap('headers').default({}),
     probe: callbackProbe,
   }),
   /** Keyed by entity (e.g. Conversation). */

@@ -5,6 +5,7 @@ import { sha256 } from '../../lib/hash.js';
 import { createDispatcher, errorFromResponse, expectJson, requestJson, type JsonResponse } from '../../lib/http.js';
 import type { ProviderKind } from '../types.js';
 import { dixaAccountSchema, dixaSubscriptionSchema, type DixaAccount, type DixaSubscriptionConfig } from './config.js';
+import { scrubber } from '../../lib/scrub.js';
 import { fromWire, toBody, toDeliveryStatus, toDesired, toLogEntry, wireDeliveryLog, wireDeliveryStatus, wireWebhook } from './mapping.js';
 
 /**
@@ -73,7 +74,11 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
       kind: 'dixa',
       account,
       capabilities: { renew: false, update: true, reenable: true },
-      list: async (signal) => expect(await call('GET', '', undefined, signal), [200], 'GET', '', data(z.array(wireWebhook))).data.map(fromWire),
+      // One unpaged array; a webhook listed twice is kept once (the first occurrence).
+      list: async (signal) => {
+        const seen = new Set<string>();
+        return expect(await call('GET', '', undefined, signal), [200], 'GET', '', data(z.array(wireWebhook))).data.filter((w) => !seen.has(w.id) && seen.add(w.id)).map(fromWire);
+      },
       get: async (id, signal) => {
         const w = await one(id, signal);
         return w && fromWire(w);
@@ -102,7 +107,11 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
         const entries = expect(await call('GET', path, undefined, signal), [200], 'GET', path, data(z.array(wireDeliveryLog))).data.map(toLogEntry);
         return entries.sort((a, b) => b.at.getTime() - a.at.getTime());
       },
-      secret: async (id, signal) => (await one(id, signal))?.secretKey,
+      secret: async (id, signal) => {
+        const key = (await one(id, signal))?.secretKey;
+        scrubber.add(key, { slot: `dixa secretKey ${id}` });
+        return key;
+      },
     };
   },
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { normalUrl } from '../../config/common.js';
 import type { DeliveryLogEntry, DeliveryStatus, DesiredSubscription, ObservedSubscription, Spec } from '../../domain/types.js';
 import { canonicalJson, sha256 } from '../../lib/hash.js';
+import { scrubber } from '../../lib/scrub.js';
 import type { DixaSubscriptionConfig } from './config.js';
 
 /** Dixa names the subscriptions hookwarden owns "hookwarden:<name>", so adoption is exact. */
@@ -22,7 +23,13 @@ export const wireWebhook = z.looseObject({
 });
 export type WireWebhook = z.output<typeof wireWebhook>;
 
-const wireDetail = z.object({ deliveryTimestamp: z.string(), success: z.boolean(), responseCode: z.number().int(), responseText: z.string() });
+/** A timestamp that makes a valid Date; the receiver's text is kept short (it is stored and shown). */
+const wireDetail = z.object({
+  deliveryTimestamp: z.string().refine((s) => Number.isFinite(Date.parse(s)), { message: 'deliveryTimestamp is not a date' }),
+  success: z.boolean(),
+  responseCode: z.number().int(),
+  responseText: z.string().transform((t) => (t.length > 1000 ? `${t.slice(0, 1000)}…` : t)),
+});
 export const wireDeliveryStatus = z.object({
   event: z.string(),
   deliveryStatus: z.union([z.object({ _type: z.literal('NoRecentDelivery') }), wireDetail.extend({ _type: z.literal('DeliveryDetail').optional() })]),
@@ -94,6 +101,8 @@ export function toDesired(account: string, sub: DixaSubscriptionConfig): Desired
 }
 
 export function fromWire(w: WireWebhook): ObservedSubscription {
+  // The signing key Dixa issued is a secret: scrubbed from anything written from now on.
+  scrubber.add(w.secretKey, { slot: `dixa secretKey ${w.id}` });
   return {
     remoteId: w.id,
     status: w.enabled ? 'ACTIVE' : 'DISABLED',
