@@ -1,9 +1,11 @@
+import { hostname } from 'node:os';
 import type { Dispatcher } from 'undici';
 import type { Config } from './config/load.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createDispatcher } from './lib/http.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
+import { registerConfigSecrets } from './lib/scrub.js';
 import { healthOf } from './policy/health.js';
 import { providerKinds } from './providers/registry.js';
 import type { Provider } from './providers/types.js';
@@ -12,6 +14,7 @@ import { Scheduler } from './schedule/scheduler.js';
 import { startEmbeddedPostgres } from './store/embedded.js';
 import { isMigrated, migrate } from './store/migrate.js';
 import { PrismaStore } from './store/prisma.js';
+import { scrubStore } from './store/scrubbed.js';
 import type { Store } from './store/types.js';
 import { createProbeDispatcher } from './watchdog/probe.js';
 import { DeliveryPoller } from './watchdog/deliveries.js';
@@ -32,6 +35,12 @@ export interface AppOptions {
   allowMassDelete?: boolean;
   /** plan: read Postgres but never write it (no migrations either). */
   readOnly?: boolean;
+  /**
+   * This process as a lease holder. By default host and pid: a container restarted in place
+   * (same host name, same pid) takes its accounts back at once instead of waiting for its
+   * old leases to expire.
+   */
+  holder?: string;
 }
 
 export interface App {
@@ -63,6 +72,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 }
 
 export async function createApp(config: Config, databaseUrl: string, opts: AppOptions): Promise<App> {
+  registerConfigSecrets(config, providerKinds);
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger;
   let migrated = true;
@@ -71,11 +81,24 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     const applied = await migrate(databaseUrl);
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
   }
-  const store = new PrismaStore(databaseUrl);
+  // Every string written to Postgres passes through the scrubber (log lines do too: lib/logger.ts).
+  // A dropped database connection is an ordinary event: logged, never the end of the process.
+  let lastDbError = 0;
+  const store = scrubStore(
+    new PrismaStore(databaseUrl, {
+      onError: (err) => {
+        const now = Date.now();
+        if (now - lastDbError > 5000) logger.warn({ err: err.message }, 'database connection lost; it is reopened on the next query');
+        lastDbError = now;
+      },
+    }),
+  );
+  const holder = opts.holder ?? `${hostname()}:${process.pid}`;
   const dispatcher = opts.dispatcher ?? createDispatcher();
   const metrics = new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
       readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])),
       readDeliveries: () => (migrated ? store.listDeliveries() : Promise.resolve([])),
+      leases: { read: () => (migrated ? store.listLeases() : Promise.resolve([])), holder },
       targetUp: (t) => {
         const h = healthOf(t, clock.now());
         return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
@@ -92,7 +115,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     targetSpecs(config.desired, config.watch, config.defaults.probe, config.policies),
   );
   const reconciler = new Reconciler(
-    { store: readStore, providers, clock, logger, metrics, prober, ...(opts.rand ? { rand: opts.rand } : {}) },
+    { store: readStore, providers, clock, logger, metrics, prober, holder, holderGone, leaseTtlSeconds: config.defaults.leaseTtlSeconds, ...(opts.rand ? { rand: opts.rand } : {}) },
     {
       desired: config.desired,
       reconcileEverySeconds: config.defaults.reconcileEverySeconds,
@@ -107,6 +130,8 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     logger,
     reconcileEverySeconds: config.defaults.reconcileEverySeconds,
     concurrency: config.defaults.concurrency,
+    passTimeoutSeconds: config.defaults.passTimeoutSeconds,
+    metrics,
     allowMassDelete: opts.allowMassDelete ?? false,
     historyKeepSeconds: config.historyKeepSeconds,
     prober,
@@ -128,6 +153,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       // Idempotent: a second close waits for the first.
       closing ??= (async () => {
         await scheduler.stop();
+        await reconciler.releaseAll();
         await store.close();
         if (!opts.dispatcher) await dispatcher.close();
         if (!opts.probeDispatcher) await probeDispatcher.close();
@@ -135,6 +161,22 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       return closing;
     },
   };
+}
+
+/**
+ * A lease holder ("host:pid") that is a process of this host which no longer exists. A pid
+ * reused by another process only delays a takeover until the lease expires; and even a
+ * wrong guess cannot make two writers, since every write proves its fencing token.
+ */
+function holderGone(holder: string): boolean {
+  const m = /^(.*):(\d+)$/.exec(holder);
+  if (!m || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** A never-migrated database read by plan: nothing is recorded yet. */
@@ -145,10 +187,17 @@ function emptyStore(store: Store): Store {
     history: async () => [],
     pruneHistory: readOnly,
     dueProviders: async () => [],
+    markDue: readOnly,
     insertSubscription: readOnly,
     updateSubscription: readOnly,
     appendHistory: readOnly,
-    withAccountLease: readOnly,
+    ping: () => store.ping(),
+    acquireLease: readOnly,
+    renewLease: readOnly,
+    releaseLease: readOnly,
+    takeOverLease: readOnly,
+    listLeases: async () => [],
+    openIntents: async () => new Set<string>(),
     syncTargets: readOnly,
     listTargets: async () => [],
     findTarget: async () => undefined,

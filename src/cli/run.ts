@@ -20,6 +20,9 @@ export async function startDaemon(config: Config, logger: Logger, opts: { allowM
     clock: app.clock,
     logger,
     ready: () => app.scheduler.ready,
+    storeUp: () => app.scheduler.storeUp,
+    sinceLastWake: () => app.scheduler.sinceLastWake(),
+    livenessTimeoutSeconds: config.livenessTimeoutSeconds,
     ...opts.server,
   });
   app.scheduler.start();

@@ -103,10 +103,9 @@ export const Reason = {
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
-export interface Action {
+interface ActionBase {
   provider: string;
   name: string;
-  action: ActionKind;
   reason: ReasonCode;
   message: string;
   /** The remote subscription acted on (renew, update, adopt, delete, recreate). */
@@ -114,6 +113,23 @@ export interface Action {
   /** For update/recreate on drift: the names of the fields that differ (never their values). */
   changes?: string[];
 }
+
+/**
+ * What plan() asks for, each kind carrying what execution needs: the executor switches on
+ * `action` only and never on the reason, which is a label for people, metrics and alerts.
+ */
+export type Action =
+  /** Nothing to call. `record`: write the observation (in sync, pending), or that the provider has presumably disabled it. */
+  | (ActionBase & { action: 'none'; record?: 'observation' | 'presumed-disabled' })
+  | (ActionBase & { action: 'create' })
+  | (ActionBase & { action: 'adopt' | 'renew' | 'reactivate' | 'update'; remoteId: string })
+  /**
+   * Delete (when `deleteFirst`) and create again. `confirmGone`: the listing no longer shows
+   * the old id; ask for it by id first, and bind it again if the provider still has it.
+   */
+  | (ActionBase & { action: 'recreate'; deleteFirst: boolean; confirmGone: boolean })
+  /** `rowless`: a duplicate, orphan or replaced subscription with no row of its own; otherwise the row is marked deleted. */
+  | (ActionBase & { action: 'delete'; rowless: boolean });
 
 export interface Orphan {
   provider: string;

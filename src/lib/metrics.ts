@@ -19,6 +19,9 @@ export class Metrics {
   readonly recreations: Counter<'provider' | 'reason'>;
   readonly providerRequests: Counter<'provider'>;
   readonly rateLimited: Counter<'provider'>;
+  readonly storeUp: Gauge;
+  readonly lastPassCompleted: Gauge<'provider'>;
+  readonly leaseHeld: Gauge<'provider'>;
 
   constructor(
     readSubscriptions?: () => Promise<RecordedSubscription[]>,
@@ -28,6 +31,8 @@ export class Metrics {
       /** 1 healthy, 0 failing, undefined never probed (the health policy lives above lib). */
       targetUp?: (t: RecordedTarget) => 0 | 1 | undefined;
       readDeliveries?: () => Promise<DeliveryRecord[]>;
+      /** The accounts' leases, and this replica's holder id. */
+      leases?: { read: () => Promise<{ account: string; holder: string; expiresAt: Date }[]>; holder: string };
     } = {},
   ) {
     const registers = [this.registry];
@@ -46,6 +51,21 @@ export class Metrics {
     this.probeDuration = new Histogram({ name: 'hookwarden_probe_duration_seconds', help: 'Callback probe latency, by outcome (ok or the failure class).', labelNames: ['provider', 'target', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10], registers });
     this.providerRequests = new Counter({ name: 'hookwarden_provider_requests_total', help: 'HTTP requests sent to the provider account, retries included (providers with a published rate limit).', labelNames: ['provider'], registers });
     this.rateLimited = new Counter({ name: 'hookwarden_provider_rate_limited_total', help: 'Answers 429 Too Many Requests from the provider account.', labelNames: ['provider'], registers });
+    this.storeUp = new Gauge({ name: 'hookwarden_store_up', help: '1 while Postgres answers, 0 while it is unreachable (no pass starts then).', registers });
+    this.lastPassCompleted = new Gauge({ name: 'hookwarden_reconcile_last_pass_timestamp_seconds', help: 'When this process last completed a pass over the account, whatever its outcome.', labelNames: ['provider'], registers });
+    const leases = opts.leases;
+    this.leaseHeld = new Gauge({
+      name: 'hookwarden_lease_held',
+      help: "1 while this replica holds the account's lease (it alone writes to that provider account), else 0.",
+      labelNames: ['provider'],
+      registers,
+      async collect() {
+        if (!leases) return;
+        this.reset();
+        const now = Date.now();
+        for (const l of await leases.read().catch(() => [])) this.set({ provider: l.account }, l.holder === leases.holder && l.expiresAt.getTime() > now ? 1 : 0);
+      },
+    });
     this.recreations = new Counter({ name: 'hookwarden_recreations_total', help: 'Subscriptions deleted and created again (or created again after the provider lost them), by reason.', labelNames: ['provider', 'reason'], registers });
 
     const ts = (d: Date | null) => (d ? d.getTime() / 1000 : undefined);
@@ -94,7 +114,14 @@ export class Metrics {
  */
 function rowGauges<T, L extends string>(registers: Registry[], read: () => Promise<T[]>, label: L, labels: (row: T) => Record<'provider' | L, string>) {
   let snapshot: Promise<T[]> | undefined;
-  const rows = () => (snapshot ??= read().finally(() => setTimeout(() => (snapshot = undefined), 0)));
+  // While the database is unreachable a scrape still answers, from the last rows read.
+  let lastGood: T[] = [];
+  const readOrLast = () =>
+    read().then(
+      (rows) => (lastGood = rows),
+      () => lastGood,
+    );
+  const rows = () => (snapshot ??= readOrLast().finally(() => setTimeout(() => (snapshot = undefined), 0)));
   return (name: string, help: string, value: (row: T) => number | undefined) =>
     new Gauge({
       name,

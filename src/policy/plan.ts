@@ -6,9 +6,11 @@ import {
   type Orphan,
   type RecordedSubscription,
   type RecordedTarget,
+  type ReasonCode,
 } from '../domain/types.js';
 import { driftedFields } from './drift.js';
 import { healthOf } from './health.js';
+import { minRenewGapSeconds, nextCheckFor } from './next.js';
 import { renewAt } from './timing.js';
 
 export interface ProviderCapabilities {
@@ -36,6 +38,12 @@ export interface PlanInput {
   reconcileEverySeconds: number;
   allowMassDelete: boolean;
   deleteOrphans: boolean;
+  /**
+   * Names whose last create or recreate was journalled as intended but has no recorded
+   * outcome (a crash or a lost database mid-call): a matching subscription the provider
+   * lists may be the one that call made, and is adopted instead of creating another.
+   */
+  openIntents?: Set<string>;
 }
 
 export interface PlanResult {
@@ -44,9 +52,6 @@ export interface PlanResult {
   nextCheck: Map<string, Date>;
   orphans: Orphan[];
 }
-
-/** A PENDING subscription is being set up by the provider: look again soon. */
-const PENDING_RECHECK_SECONDS = 5;
 
 /**
  * The whole decision for one provider account, a pure function of
@@ -59,7 +64,9 @@ export function plan(input: PlanInput): PlanResult {
   const actions: Action[] = [];
   const nextCheck = new Map<string, Date>();
   const recordedByName = new Map(input.recorded.filter((r) => r.state !== 'deleted').map((r) => [r.name, r]));
-  const observedById = new Map(input.observed.map((o) => [o.remoteId, o]));
+  // A listing that repeats an id (pages shifting under a concurrent change) is one subscription.
+  const observed = uniqueById(input.observed);
+  const observedById = new Map(observed.map((o) => [o.remoteId, o]));
   // Remote subscriptions already bound to a recorded row cannot be adopted by another name.
   const claimed = new Set<string>();
   for (const r of recordedByName.values()) if (r.remoteId && observedById.has(r.remoteId)) claimed.add(r.remoteId);
@@ -72,7 +79,7 @@ export function plan(input: PlanInput): PlanResult {
   };
   const index = (key: (o: ObservedSubscription) => string) => {
     const m = new Map<string, ObservedSubscription[]>();
-    for (const o of input.observed) m.set(key(o), [...(m.get(key(o)) ?? []), o]);
+    for (const o of observed) m.set(key(o), [...(m.get(key(o)) ?? []), o]);
     return m;
   };
   const byFingerprint = index((o) => o.fingerprint);
@@ -80,6 +87,25 @@ export function plan(input: PlanInput): PlanResult {
   // How many declared subscriptions share each callback URL (loose adoption needs it to be one).
   const matchKeyUses = new Map<string, number>();
   for (const d of input.desired) matchKeyUses.set(d.matchKey, (matchKeyUses.get(d.matchKey) ?? 0) + 1);
+
+  /**
+   * A subscription that an earlier, interrupted recreation of `d` already made: an unclaimed
+   * exact match other than the one being replaced, made after the trouble began (`fresh`) or
+   * while a create or recreate of `d` was journalled without an outcome.
+   */
+  const replacement = (d: DesiredSubscription, replacing: string | null | undefined, fresh: (o: ObservedSubscription) => boolean) => {
+    const open = input.openIntents?.has(d.name) ?? false;
+    return (byFingerprint.get(d.fingerprint) ?? [])
+      .filter((o) => o.remoteId !== replacing && !claimed.has(o.remoteId) && o.status !== 'DISABLED' && (open || fresh(o)))
+      .sort(healthiestFirst)[0];
+  };
+  /** Adopt the replacement, then delete what it replaces (it has no row of its own any more). */
+  const adoptReplacing = (d: DesiredSubscription, made: ObservedSubscription, old: string | undefined, why: string) => {
+    claimed.add(made.remoteId);
+    const base = { provider: d.provider, name: d.name };
+    push({ ...base, action: 'adopt', reason: Reason.FoundExisting, remoteId: made.remoteId, message: `${why}; adopting it instead of creating another` }, made.expiresAt);
+    if (old) push({ ...base, action: 'delete', rowless: true, reason: Reason.Duplicate, remoteId: old, message: `deleting ${old}, replaced by ${made.remoteId}` });
+  };
 
   for (const d of input.desired) {
     const r = recordedByName.get(d.name);
@@ -106,7 +132,7 @@ export function plan(input: PlanInput): PlanResult {
       const fate = cutoffs(target);
       // Past the disable cutoff: the provider has disabled it (it will not say so). Remember that.
       if ((health === 'presumed-disabled' || health === 'presumed-deleted') && !r?.presumedDisabledAt) {
-        push({ ...base, action: 'none', reason: Reason.PresumedDisabled, ...(r?.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled: ${fate}; it will be deleted and created again once the callback answers 200` });
+        push({ ...base, action: 'none', record: 'presumed-disabled', reason: Reason.PresumedDisabled, ...(r?.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled: ${fate}; it will be deleted and created again once the callback answers 200` });
         continue;
       }
       // Presumed disabled and the callback still fails: a new subscription would only be disabled again.
@@ -116,7 +142,14 @@ export function plan(input: PlanInput): PlanResult {
       }
       // The callback answers again: the provider's documented procedure — list (done), delete the disabled one, create.
       if (r?.presumedDisabledAt) {
-        push({ ...base, action: 'recreate', reason: Reason.PresumedDisabled, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled since ${r.presumedDisabledAt.toISOString()} and the callback answers 200 again; deleting it and creating it again` });
+        const since = r.presumedDisabledAt;
+        // An earlier recreation that was cut short may already have made the new one: adopt it.
+        const made = replacement(d, r.remoteId, (o) => (o.createdAt ? o.createdAt >= since : false));
+        if (made) {
+          adoptReplacing(d, made, r.remoteId && observedById.has(r.remoteId) ? r.remoteId : undefined, `presumed disabled since ${since.toISOString()}; an earlier recreation already made ${made.remoteId}`);
+          continue;
+        }
+        push({ ...base, action: 'recreate', deleteFirst: Boolean(r.remoteId), confirmGone: false, reason: Reason.PresumedDisabled, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: `presumed disabled since ${since.toISOString()} and the callback answers 200 again; deleting it and creating it again` });
         continue;
       }
     }
@@ -138,7 +171,7 @@ export function plan(input: PlanInput): PlanResult {
         push({ ...base, action: 'adopt', reason: Reason.FoundExisting, remoteId: best.remoteId, message: `adopting existing subscription ${best.remoteId} (${best.status}) instead of creating a duplicate` }, best.expiresAt);
         for (const dup of rest) {
           claimed.add(dup.remoteId);
-          push({ ...base, action: 'delete', reason: Reason.Duplicate, remoteId: dup.remoteId, message: `deleting duplicate ${dup.remoteId}; keeping ${best.remoteId}, the healthiest` });
+          push({ ...base, action: 'delete', rowless: true, reason: Reason.Duplicate, remoteId: dup.remoteId, message: `deleting duplicate ${dup.remoteId}; keeping ${best.remoteId}, the healthiest` });
         }
       }
     }
@@ -148,7 +181,7 @@ export function plan(input: PlanInput): PlanResult {
         continue;
       }
       if (r?.remoteId) {
-        push({ ...base, action: 'recreate', reason: Reason.LostAtProvider, remoteId: r.remoteId, message: `the provider no longer has ${r.remoteId}; creating it again` });
+        push({ ...base, action: 'recreate', deleteFirst: false, confirmGone: true, reason: Reason.LostAtProvider, remoteId: r.remoteId, message: `the provider no longer lists ${r.remoteId}; creating it again unless it still answers by id` });
       } else {
         push({ ...base, action: 'create', reason: Reason.Missing, message: 'declared but not at the provider; creating it' });
       }
@@ -164,26 +197,31 @@ export function plan(input: PlanInput): PlanResult {
     // A provider that volunteers a disabled state (a bonus field): recreate once the callback is healthy.
     if (bound.status === 'DISABLED' && input.caps.disablesUnhealthyCallbacks) {
       if (down) push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, remoteId: bound.remoteId, message: 'the provider reports it disabled; waiting for the callback to answer 200 before recreating it' });
-      else push({ ...base, action: 'recreate', reason: Reason.DisabledAtProvider, remoteId: bound.remoteId, message: 'the provider reports it disabled; deleting it and creating it again' });
+      else push({ ...base, action: 'recreate', deleteFirst: true, confirmGone: false, reason: Reason.DisabledAtProvider, remoteId: bound.remoteId, message: 'the provider reports it disabled; deleting it and creating it again' });
       continue;
     }
 
     // 6. Bound: correct drift, then keep it alive.
     const changes = driftedFields(d.spec, bound.spec);
     if (changes.length > 0 && !input.caps.update) {
-      push({ ...base, action: 'recreate', reason: Reason.DriftNeedsRecreate, remoteId: bound.remoteId, changes, message: `${changes.join(', ')} differ and the provider cannot update in place; deleting and creating again` }, bound.expiresAt);
+      const made = replacement(d, bound.remoteId, () => false);
+      if (made) adoptReplacing(d, made, bound.remoteId, `${changes.join(', ')} differ; an earlier recreation already made ${made.remoteId}`);
+      else push({ ...base, action: 'recreate', deleteFirst: true, confirmGone: false, reason: Reason.DriftNeedsRecreate, remoteId: bound.remoteId, changes, message: `${changes.join(', ')} differ and the provider cannot update in place; deleting and creating again` }, bound.expiresAt);
       continue;
     }
     if (changes.length > 0) {
       push({ ...base, action: 'update', reason: Reason.Drift, remoteId: bound.remoteId, changes, message: `${changes.join(', ')} differ from the config; updating` }, bound.expiresAt);
     }
-    const keep = keepAlive(d, bound, r?.remoteId === bound.remoteId ? r.lifetimeSeconds : null, input);
+    const mine = r?.remoteId === bound.remoteId;
+    const lifetime = mine ? r.lifetimeSeconds : null;
+    const lastRenewedAt = mine ? r.lastRenewedAt : null;
+    const keep = keepAlive(d, bound, lifetime, mine ? { at: r.lastRenewedAt, expiresAt: r.expiresAt } : undefined, input);
     if (keep) push({ ...base, ...keep, remoteId: bound.remoteId }, bound.expiresAt);
     else {
-      nextCheck.set(d.name, nextCheckFor(d, bound, r?.remoteId === bound.remoteId ? r.lifetimeSeconds : null, input));
+      nextCheck.set(d.name, nextCheckFor(d, bound, lifetime, lastRenewedAt, { now, reconcileEverySeconds: input.reconcileEverySeconds, renews: input.caps.renew }));
       if (changes.length === 0 && !acted.has(d.name)) {
         const pending = bound.status === 'PENDING';
-        push({ ...base, action: 'none', reason: pending ? Reason.Pending : Reason.InSync, remoteId: bound.remoteId, message: pending ? 'the provider is still setting it up; looking again shortly' : 'in sync' });
+        push({ ...base, action: 'none', record: 'observation', reason: pending ? Reason.Pending : Reason.InSync, remoteId: bound.remoteId, message: pending ? 'the provider is still setting it up; looking again shortly' : 'in sync' });
       }
     }
   }
@@ -199,17 +237,17 @@ export function plan(input: PlanInput): PlanResult {
     if (refuse && r.owned && r.remoteId) {
       push({ ...base, action: 'none', reason: Reason.MassDeleteRefused, remoteId: r.remoteId, message: `refusing to delete ${deletions} of the ${owned} subscriptions hookwarden owns in ${input.provider} at once (a truncated config?); pass --allow-mass-delete to confirm` });
     } else {
-      push({ ...base, action: 'delete', reason: Reason.RemovedFromConfig, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: r.owned ? 'no longer in the config; deleting it at the provider' : 'no longer in the config; forgetting it (hookwarden does not own it)' });
+      push({ ...base, action: 'delete', rowless: false, reason: Reason.RemovedFromConfig, ...(r.remoteId ? { remoteId: r.remoteId } : {}), message: r.owned ? 'no longer in the config; deleting it at the provider' : 'no longer in the config; forgetting it (hookwarden does not own it)' });
     }
   }
 
   // 8. Whatever matches nothing is an orphan: reported, deleted only when the config says so.
   const recordedIds = new Set(input.recorded.filter((r) => r.remoteId).map((r) => r.remoteId));
   const orphans: Orphan[] = [];
-  for (const o of input.observed) {
+  for (const o of observed) {
     if (claimed.has(o.remoteId) || recordedIds.has(o.remoteId)) continue;
     orphans.push({ provider: input.provider, remoteId: o.remoteId, matchKey: o.matchKey, deleted: input.deleteOrphans });
-    if (input.deleteOrphans) push({ provider: input.provider, name: o.remoteId, action: 'delete', reason: Reason.Orphan, remoteId: o.remoteId, message: 'matches nothing declared and deleteOrphans is set; deleting it' });
+    if (input.deleteOrphans) push({ provider: input.provider, name: o.remoteId, action: 'delete', rowless: true, reason: Reason.Orphan, remoteId: o.remoteId, message: 'matches nothing declared and deleteOrphans is set; deleting it' });
   }
 
   const order = [...actions].sort((a, b) => urgency.get(a)! - urgency.get(b)!);
@@ -221,8 +259,10 @@ function keepAlive(
   d: DesiredSubscription,
   o: ObservedSubscription,
   lifetimeSeconds: number | null,
+  /** The last renewal hookwarden recorded, and the expiry it recorded with it. */
+  last: { at: Date | null; expiresAt: Date | null } | undefined,
   input: PlanInput,
-): Pick<Action, 'action' | 'reason' | 'message'> | undefined {
+): { action: 'renew' | 'reactivate'; reason: ReasonCode; message: string } | undefined {
   const { now } = input;
   // The provider is still setting it up; nothing to do yet.
   if (o.status === 'PENDING') return undefined;
@@ -234,6 +274,11 @@ function keepAlive(
   }
   // Providers without expiry need nothing more.
   if (!input.caps.renew || !o.expiresAt) return undefined;
+  // Renewed moments ago and the provider still shows the expiry that renewal gave: if that is
+  // already due, the provider's clock is skewed; wait a little (a bounded rate, never a tight
+  // loop). An expiry that moved earlier since is news, and is acted on at once.
+  const unchanged = last?.expiresAt ? o.expiresAt.getTime() >= last.expiresAt.getTime() - 1000 : false;
+  if (unchanged && last?.at && now.getTime() < last.at.getTime() + minRenewGapSeconds(lifetimeSeconds) * 1000) return undefined;
   // Past expiry yet still listed ACTIVE: renew at once.
   if (o.expiresAt <= now) return { action: 'renew', reason: Reason.Expired, message: `expired at ${o.expiresAt.toISOString()}; renewing` };
   // We never saw the lifetime the provider grants (adopted): renew now and learn it.
@@ -242,20 +287,6 @@ function keepAlive(
   const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name);
   if (due <= now) return { action: 'renew', reason: Reason.RenewalDue, message: `expires at ${o.expiresAt.toISOString()}; renewal was due at ${due.toISOString()}` };
   return undefined;
-}
-
-/** When to look at a healthy subscription again: its renewal time, or the next periodic pass. */
-export function nextCheckFor(
-  d: DesiredSubscription,
-  o: ObservedSubscription,
-  lifetimeSeconds: number | null,
-  input: Pick<PlanInput, 'now' | 'caps' | 'reconcileEverySeconds'>,
-): Date {
-  const periodic = at(input.now, input.reconcileEverySeconds);
-  if (o.status === 'PENDING') return at(input.now, PENDING_RECHECK_SECONDS);
-  if (!input.caps.renew || !o.expiresAt || lifetimeSeconds === null) return periodic;
-  const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name);
-  return new Date(Math.max(input.now.getTime(), Math.min(due.getTime(), periodic.getTime())));
 }
 
 /** The countdown, for messages: "callback unhealthy since …; disabled at …; deleted at …". */
@@ -271,4 +302,10 @@ function healthiestFirst(a: ObservedSubscription, b: ObservedSubscription): numb
 
 function at(now: Date, seconds: number): Date {
   return new Date(now.getTime() + seconds * 1000);
+}
+
+/** The first of each id, in listing order. */
+function uniqueById(observed: ObservedSubscription[]): ObservedSubscription[] {
+  const seen = new Set<string>();
+  return observed.filter((o) => (seen.has(o.remoteId) ? false : (seen.add(o.remoteId), true)));
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type RecordedSubscription, type SubscriptionState } from '../domain/types.js';
+import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
-import { nextCheckFor, type PlanResult } from '../policy/plan.js';
-import { backoffSeconds } from '../policy/timing.js';
+import { afterAction, normalise, stateOf, type FailureInfo } from '../policy/next.js';
+import type { PlanResult } from '../policy/plan.js';
+import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
 import type { SubscriptionPatch } from '../store/types.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
@@ -33,7 +34,7 @@ export class Executor {
     const reports: ActionReport[] = [];
     for (const a of this.result.actions) {
       if (this.signal?.aborted) break;
-      if (a.action === 'none' && a.reason === Reason.PresumedDisabled) {
+      if (a.action === 'none' && a.record === 'presumed-disabled') {
         await this.#markPresumedDisabled(a);
         reports.push({ ...a, outcome: 'succeeded' });
         continue;
@@ -99,7 +100,11 @@ export class Executor {
       );
       return { ...a, ...(note ? { message: `${a.message}: ${note}` } : {}), outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
     } catch (err) {
-      if (this.signal?.aborted && !(err instanceof ProviderError)) throw err;
+      // The lease is gone (or cannot be checked), or the pass was cut short: stop the pass, write nothing more.
+      if (err instanceof FencedError || (this.signal?.aborted && !(err instanceof ProviderError))) {
+        if (err instanceof FencedError) await journal('failed', { error: err.message, errorCode: err.code }).catch(() => {});
+        throw err;
+      }
       const code = err instanceof ProviderError ? err.code : 'ERROR';
       const message = errorMessage(err);
       this.#failedNames.add(a.name);
@@ -115,100 +120,126 @@ export class Executor {
     }
   }
 
-  /** The provider call for one action; returns what to record on the subscription's row. */
+  /** The provider calls for one action; returns what to record on the subscription's row. */
   async #call(a: Action, d: DesiredSubscription | undefined, row: RecordedSubscription | undefined, note: (n: string) => void): Promise<SubscriptionPatch | undefined> {
     const p = this.provider;
     const s = this.signal;
-    const now = () => this.deps.clock.now();
+    // Expiry is measured from when the call started: a slow answer errs early, never late.
+    const at = () => this.deps.clock.now();
     switch (a.action) {
-      case 'create':
-        return this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true });
+      case 'create': {
+        const started = at();
+        return this.#bound(a, d!, row, await p.create(d!, s), started, { owned: true, fresh: true });
+      }
       case 'recreate': {
-        // Drift the provider cannot patch, or a disabled subscription: delete it first. A lost one is already gone.
-        if (a.reason !== Reason.LostAtProvider && a.remoteId) await p.delete(a.remoteId, s);
-        return { ...this.#bound(d!, await p.create(d!, s), { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null, presumedDisabledAt: null };
+        if (a.confirmGone && a.remoteId) {
+          // A listing can miss a subscription (pages shifting under a change): ask for it by id before creating another.
+          const started = at();
+          const still = await p.get(a.remoteId, s);
+          if (still) {
+            note(`the provider still has ${a.remoteId}; bound to it again`);
+            return this.#bound(a, d!, row, still, started, { owned: true, fresh: false, lifetime: row?.lifetimeSeconds ?? null });
+          }
+        }
+        if (a.deleteFirst && a.remoteId) await p.delete(a.remoteId, s);
+        const started = at();
+        return { ...this.#bound(a, d!, row, await p.create(d!, s), started, { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null, presumedDisabledAt: null };
       }
       case 'adopt': {
-        const o = this.#observed.get(a.remoteId!)!;
-        return this.#bound(d!, o, { owned: true, fresh: false });
+        const o = this.#observed.get(a.remoteId)!;
+        return { ...this.#bound(a, d!, row, o, at(), { owned: true, fresh: false, lifetime: null }), presumedDisabledAt: null };
       }
       case 'update': {
-        const o = await p.update(a.remoteId!, d!, s);
-        return this.#bound(d!, o, { fresh: false, lifetime: row?.lifetimeSeconds ?? null });
+        const started = at();
+        return this.#bound(a, d!, row, await p.update(a.remoteId, d!, s), started, { fresh: false, lifetime: row?.lifetimeSeconds ?? null });
       }
       case 'reactivate':
         if (p.capabilities.reenable) {
           // Enable it again in place; if the provider refuses, delete it and create it again.
           try {
-            const o = await p.renew(a.remoteId!, d!, s);
+            const started = at();
+            const o = await p.renew(a.remoteId, d!, s);
             note('enabled again with PATCH');
-            return this.#bound(d!, o, { fresh: false, lifetime: null });
+            return this.#bound(a, d!, row, o, started, { fresh: false, lifetime: null });
           } catch (err) {
-            if (s?.aborted) throw err;
-            await p.delete(a.remoteId!, s);
+            if (s?.aborted || err instanceof FencedError) throw err;
+            await p.delete(a.remoteId, s);
+            const started = at();
             const created = await p.create(d!, s);
             note(`enabling failed (${errorMessage(err)}); deleted and created again`);
             this.deps.metrics.recreations.inc({ provider: p.account, reason: a.reason });
-            return { ...this.#bound(d!, created, { owned: true, fresh: true }), previousRemoteId: a.remoteId ?? null };
+            return { ...this.#bound(a, d!, row, created, started, { owned: true, fresh: true }), previousRemoteId: a.remoteId };
           }
         }
-        return { ...this.#bound(d!, await p.renew(a.remoteId!, d!, s), { fresh: true }), lastRenewedAt: now() };
-      case 'renew':
-        return { ...this.#bound(d!, await p.renew(a.remoteId!, d!, s), { fresh: true }), lastRenewedAt: now() };
+      // falls through: renew reactivates an INACTIVE subscription
+      case 'renew': {
+        const started = at();
+        return this.#bound(a, d!, row, await p.renew(a.remoteId, d!, s), started, { fresh: true });
+      }
       case 'delete': {
-        // Duplicates and orphans have no row of their own; a row we do not own is only forgotten.
-        if (a.reason === Reason.Duplicate || a.reason === Reason.Orphan) {
-          await p.delete(a.remoteId!, s);
+        // Duplicates, orphans and replaced subscriptions have no row of their own.
+        if (a.rowless) {
+          if (a.remoteId) await p.delete(a.remoteId, s);
           return undefined;
         }
+        // A row hookwarden does not own is only forgotten.
         if (row?.owned && a.remoteId) await p.delete(a.remoteId, s);
-        return { state: 'deleted', remoteId: null, previousRemoteId: a.remoteId ?? row?.remoteId ?? null, status: null, expiresAt: null, failureCount: 0, lastError: null, lastErrorCode: null, nextCheckAt: new Date(now().getTime() + 365 * 86400_000) };
+        return { state: 'deleted', remoteId: null, previousRemoteId: a.remoteId ?? row?.remoteId ?? null, status: null, expiresAt: null, failureCount: 0, lastError: null, lastErrorCode: null, nextCheckAt: new Date(at().getTime() + 365 * 86400_000) };
       }
-      default:
+      case 'none':
         return undefined;
     }
   }
 
-  /** The row after a call that left the subscription bound to `o`. */
-  #bound(d: DesiredSubscription, o: ObservedSubscription, how: { owned?: boolean; fresh: boolean; lifetime?: number | null }): SubscriptionPatch {
+  /** The row after a call that left the subscription bound to `o` (received at `receivedAt`). */
+  #bound(
+    a: Action,
+    d: DesiredSubscription,
+    row: RecordedSubscription | undefined,
+    answer: ObservedSubscription,
+    receivedAt: Date,
+    how: { owned?: boolean; fresh: boolean; lifetime?: number | null },
+  ): SubscriptionPatch {
     const now = this.deps.clock.now();
+    const o = normalise(answer, receivedAt);
     // Right after a create or renew, expiresIn is the lifetime the provider granted.
-    const lifetime = how.fresh ? (o.expiresIn ?? lifetimeFrom(o, now)) : (how.lifetime ?? null);
+    const lifetime = how.fresh ? (answer.expiresIn ?? lifetimeFrom(o, receivedAt)) : (how.lifetime ?? null);
     this.#observed.set(o.remoteId, o);
+    const next = afterAction(
+      { state: row?.state ?? 'pending', failureCount: row?.failureCount ?? 0, expiresAt: row?.expiresAt ?? null, lastRenewedAt: row?.lastRenewedAt ?? null },
+      how.fresh ? a.action : 'adopt',
+      { ok: true, observed: o, lifetimeSeconds: lifetime },
+      d,
+      this.#timing(now),
+    );
     return {
       remoteId: o.remoteId,
       status: o.status,
-      state: stateOf(o),
       ...(how.owned ? { owned: true } : {}),
       desiredHash: d.hash,
       expiresAt: o.expiresAt ?? null,
       lifetimeSeconds: lifetime,
       ...(how.fresh ? { lastRenewedAt: now } : {}),
       lastObservedAt: now,
-      failureCount: 0,
       lastError: null,
       lastErrorCode: null,
-      nextCheckAt: nextCheckFor(d, o, lifetime, { now, caps: this.provider.capabilities, reconcileEverySeconds: this.reconcileEverySeconds }),
+      ...next,
     };
+  }
+
+  #timing(now: Date) {
+    return { now, reconcileEverySeconds: this.reconcileEverySeconds, rand01: (this.deps.rand ?? Math.random)(), renews: this.provider.capabilities.renew };
   }
 
   #failurePatch(a: Action, row: RecordedSubscription, err: unknown): SubscriptionPatch {
     const now = this.deps.clock.now();
-    const failures = row.failureCount + 1;
-    const code = err instanceof ProviderError ? err.code : 'ERROR';
-    const terminal = err instanceof ProviderError && err.retry === 'terminal' && code !== 'PROVIDER_NOT_FOUND' && (a.action === 'create' || a.action === 'recreate' || a.action === 'update');
-    // The subscription vanished under a renew or update: look again at once (the plan recreates it).
-    const vanished = code === 'PROVIDER_NOT_FOUND';
-    const toExpiry = row.expiresAt ? (row.expiresAt.getTime() - now.getTime()) / 1000 : undefined;
-    const delay = vanished ? 0 : terminal ? this.reconcileEverySeconds : Math.max(backoffSeconds(failures, (this.deps.rand ?? Math.random)(), toExpiry), retryAfter(err));
     const d = this.#desired.get(a.name);
+    const next = afterAction(row, a.action, { ok: false, error: failureInfo(err) }, d ?? { name: a.name, renewBefore: { percent: 33 } }, this.#timing(now));
     return {
-      failureCount: vanished ? 0 : failures,
+      ...next,
       lastError: errorMessage(err),
-      lastErrorCode: code,
-      state: terminal ? 'rejected' : vanished ? row.state : 'failing',
+      lastErrorCode: err instanceof ProviderError ? err.code : 'ERROR',
       ...(d ? { desiredHash: d.hash } : {}),
-      nextCheckAt: new Date(now.getTime() + delay * 1000),
     };
   }
 
@@ -217,7 +248,7 @@ export class Executor {
     const row = this.#rows.get(a.name);
     const d = this.#desired.get(a.name);
     const next = this.result.nextCheck.get(a.name);
-    if (!row || !d || !next || (a.reason !== Reason.InSync && a.reason !== Reason.Pending)) return;
+    if (!row || !d || !next || a.action !== 'none' || a.record !== 'observation') return;
     const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;
     const patch: SubscriptionPatch = {};
     if (Math.abs(row.nextCheckAt.getTime() - next.getTime()) >= 1000) patch.nextCheckAt = next;
@@ -225,7 +256,8 @@ export class Executor {
       patch.status = o.status;
       patch.state = stateOf(o);
     }
-    if (o && (o.expiresAt?.getTime() ?? null) !== (row.expiresAt?.getTime() ?? null)) patch.expiresAt = o.expiresAt ?? null;
+    // Expiry measured from a listing moves by the listing's latency: a second either way is no change.
+    if (o && !sameSecond(o.expiresAt ?? null, row.expiresAt)) patch.expiresAt = o.expiresAt ?? null;
     if (row.desiredHash !== d.hash) patch.desiredHash = d.hash;
     if (row.state === 'rejected' || row.state === 'failing') {
       patch.state = o ? stateOf(o) : row.state;
@@ -268,14 +300,16 @@ export class Executor {
   }
 }
 
-function stateOf(o: ObservedSubscription): SubscriptionState {
-  return o.status === 'ACTIVE' ? 'active' : o.status === 'INACTIVE' ? 'inactive' : 'pending';
+function sameSecond(a: Date | null, b: Date | null): boolean {
+  return a === null || b === null ? a === b : Math.abs(a.getTime() - b.getTime()) < 1000;
 }
 
 function lifetimeFrom(o: ObservedSubscription, now: Date): number | null {
   return o.expiresAt ? Math.max(1, Math.round((o.expiresAt.getTime() - now.getTime()) / 1000)) : null;
 }
 
-export function retryAfter(err: unknown): number {
-  return err instanceof ProviderError ? (err.details.retryAfterSeconds ?? 0) : 0;
+/** What the policy needs to know of a failure. */
+export function failureInfo(err: unknown): FailureInfo {
+  if (err instanceof ProviderError) return { code: err.code, retry: err.retry, ...(err.details.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.details.retryAfterSeconds } : {}) };
+  return { code: 'ERROR', retry: 'retryable' };
 }

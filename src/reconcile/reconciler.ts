@@ -3,12 +3,15 @@ import type { Clock } from '../lib/clock.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
+import { normalise } from '../policy/next.js';
 import { plan } from '../policy/plan.js';
-import { backoffSeconds } from '../policy/timing.js';
 import type { Provider } from '../providers/types.js';
 import type { Store } from '../store/types.js';
 import type { Prober } from '../watchdog/prober.js';
-import { Executor, retryAfter } from './executor.js';
+import { FencedError, AccountLease } from '../store/lease.js';
+import { afterListFailure } from '../policy/next.js';
+import { Executor, failureInfo } from './executor.js';
+import { fenced } from './fence.js';
 
 export interface ReconcileSettings {
   desired: DesiredSubscription[];
@@ -27,16 +30,25 @@ export interface ReconcilerDeps {
   rand?: () => number;
   /** Callback health (targets as last probed) and the sink for passive signals. */
   prober?: Prober;
+  /** This process, as lease holder: "host:pid:random". */
+  holder: string;
+  /** How long a lease lasts unless renewed (each provider write renews it). */
+  leaseTtlSeconds: number;
+  /**
+   * True when a lease holder is known to be gone (a process of this host that no longer
+   * exists): its accounts are taken over at once instead of when its leases expire.
+   */
+  holderGone?: (holder: string) => boolean;
 }
 
 export type Outcome = 'planned' | 'succeeded' | 'failed' | 'skipped';
 
-export interface ActionReport extends Action {
+export type ActionReport = Action & {
   outcome: Outcome;
   newRemoteId?: string;
   error?: string;
   errorCode?: string;
-}
+};
 
 export interface PassReport {
   provider: string;
@@ -45,6 +57,8 @@ export interface PassReport {
   /** Set when the pass could not run at all (listing failed, lease held elsewhere). */
   error?: string;
   skipped?: boolean;
+  /** The pass stopped because its lease was lost or could not be confirmed. */
+  fenced?: boolean;
 }
 
 export interface PassOptions {
@@ -67,12 +81,57 @@ export class Reconciler {
     return [...this.deps.providers.keys()];
   }
 
+  /** Consecutive failed listings per account: the account's own backoff. */
+  readonly #listFailures = new Map<string, number>();
+
+  /** Leases this replica holds, by account: kept between passes, let go at shutdown. */
+  readonly #held = new Map<string, AccountLease>();
+
+  /**
+   * One pass over an account, holding its lease: taken when free or expired (or renewed when
+   * already ours), proven before every provider write, and kept after the pass so the same
+   * replica keeps the account; another replica takes it over only once it expires. A pass
+   * that loses its lease stops before its next write.
+   */
   async pass(account: string, opts: PassOptions = {}): Promise<PassReport> {
     const provider = this.deps.providers.get(account);
     if (!provider) return { provider: account, actions: [], orphans: [], error: `no provider account named ${account}` };
     if (opts.dryRun) return this.#pass(provider, opts);
-    const leased = await this.deps.store.withAccountLease(account, () => this.#pass(provider, opts));
-    return leased.ran ? leased.value : { provider: account, actions: [], orphans: [], skipped: true, error: 'another hookwarden process holds this account' };
+    const { store, holder, leaseTtlSeconds } = this.deps;
+    const token = (await store.acquireLease(account, holder, leaseTtlSeconds)) ?? (await this.#takeOverFromGone(account));
+    if (token === undefined) {
+      this.#held.delete(account);
+      return { provider: account, actions: [], orphans: [], skipped: true, error: 'another hookwarden replica holds this account' };
+    }
+    const lease = new AccountLease(store, account, holder, token, leaseTtlSeconds);
+    if (!this.#held.has(account)) this.deps.logger.info({ provider: account, holder, token: String(token) }, 'took the account lease');
+    this.#held.set(account, lease);
+    try {
+      return await this.#pass(fenced(provider, lease), opts);
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      this.#held.delete(account);
+      this.deps.logger.warn({ provider: account, err: err.message }, 'pass stopped before its next provider write: lease lost');
+      return { provider: account, actions: [], orphans: [], error: err.message, fenced: true };
+    }
+  }
+
+  /** The account's lease, taken from a holder that is known to have died (it cannot write any more). */
+  async #takeOverFromGone(account: string): Promise<bigint | undefined> {
+    const { store, holder, leaseTtlSeconds, holderGone } = this.deps;
+    if (!holderGone) return undefined;
+    const current = (await store.listLeases()).find((l) => l.account === account);
+    if (!current || !holderGone(current.holder)) return undefined;
+    const token = await store.takeOverLease(account, holder, leaseTtlSeconds, { holder: current.holder, token: current.token });
+    if (token !== undefined) this.deps.logger.warn({ provider: account, from: current.holder }, 'took over the account from a process of this host that is gone');
+    return token;
+  }
+
+  /** Lets every held account go at once, so another replica takes over without waiting for expiry. */
+  async releaseAll(): Promise<void> {
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    await Promise.allSettled(held.map((l) => l.release()));
   }
 
   async #pass(provider: Provider, opts: PassOptions): Promise<PassReport> {
@@ -83,13 +142,18 @@ export class Reconciler {
       // gather: one listing of the account (all pages), and what Postgres remembers.
       let observed: ObservedSubscription[];
       const recorded = await store.listSubscriptions(account);
+      const openIntents = opts.dryRun ? new Set<string>() : await store.openIntents(account);
+      // Expiry is measured from when the listing started: a slow listing errs early, never late.
+      const listedAt = clock.now();
       try {
-        observed = await provider.list(opts.signal);
+        observed = (await provider.list(opts.signal)).map((o) => normalise(o, listedAt));
+        this.#listFailures.delete(account);
       } catch (err) {
+        if (opts.signal?.aborted && !(err instanceof ProviderError)) throw err;
         const code = err instanceof ProviderError ? err.code : 'ERROR';
         metrics.providerErrors.inc({ provider: account, code });
         logger.error({ provider: account, code, err: errorMessage(err) }, 'listing subscriptions failed; will retry');
-        if (!opts.dryRun) await this.#postponeAfterListFailure(recorded, err);
+        if (!opts.dryRun) await this.#postponeAfterListFailure(account, recorded, err);
         return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
       }
       const now = clock.now();
@@ -106,6 +170,7 @@ export class Reconciler {
         reconcileEverySeconds: this.settings.reconcileEverySeconds,
         allowMassDelete: opts.allowMassDelete ?? false,
         deleteOrphans: this.settings.deleteOrphans[account] ?? false,
+        openIntents,
       });
       metrics.orphans.set({ provider: account }, result.orphans.length);
       metrics.massDeleteRefused.set({ provider: account }, result.actions.some((a) => a.reason === Reason.MassDeleteRefused) ? 1 : 0);
@@ -131,20 +196,16 @@ export class Reconciler {
     }
   }
 
-  /** The account could not be listed: every subscription backs off, capped before its expiry. */
-  async #postponeAfterListFailure(recorded: RecordedSubscription[], err: unknown): Promise<void> {
+  /** The account could not be listed: due subscriptions are looked at again after the account's backoff (policy/next.ts). */
+  async #postponeAfterListFailure(account: string, recorded: RecordedSubscription[], err: unknown): Promise<void> {
+    const failures = (this.#listFailures.get(account) ?? 0) + 1;
+    this.#listFailures.set(account, failures);
     const now = this.deps.clock.now();
+    const info = failureInfo(err);
     for (const r of recorded) {
       if (r.state === 'deleted') continue;
-      const failures = r.failureCount + 1;
-      const toExpiry = r.expiresAt ? (r.expiresAt.getTime() - now.getTime()) / 1000 : undefined;
-      const delay = Math.max(backoffSeconds(failures, (this.deps.rand ?? Math.random)(), toExpiry), retryAfter(err));
-      await this.deps.store.updateSubscription(r.id, r.version, {
-        failureCount: failures,
-        lastError: errorMessage(err),
-        lastErrorCode: err instanceof ProviderError ? err.code : 'ERROR',
-        nextCheckAt: new Date(now.getTime() + delay * 1000),
-      });
+      const next = afterListFailure(r, failures, info, { now, rand01: (this.deps.rand ?? Math.random)() });
+      if (next) await this.deps.store.updateSubscription(r.id, r.version, { nextCheckAt: next, lastError: errorMessage(err), lastErrorCode: info.code });
     }
   }
 }

@@ -2,6 +2,8 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import { backoffSeconds } from '../policy/timing.js';
 import type { PassReport, Reconciler } from '../reconcile/reconciler.js';
 import type { Store } from '../store/types.js';
 import type { DeliveryPoller } from '../watchdog/deliveries.js';
@@ -12,8 +14,12 @@ export interface SchedulerOptions {
   store: Store;
   clock: Clock;
   logger: Logger;
+  metrics?: Metrics;
   reconcileEverySeconds: number;
+  /** Passes running at once, over different accounts. */
   concurrency: number;
+  /** Deadline of one pass: its provider calls are aborted then. */
+  passTimeoutSeconds?: number;
   allowMassDelete?: boolean;
   /** node-cron expression of the wake-up; every second by default. */
   wakeEvery?: string;
@@ -25,26 +31,59 @@ export interface SchedulerOptions {
   historyKeepSeconds?: number;
 }
 
+/** Retrying an unreachable database: 1 s, 2 s, 4 s, then every 5 s, so it resumes within seconds of the database's return. */
+const STORE_RETRY = { baseSeconds: 1, capSeconds: 5 };
+
 /**
  * node-cron only wakes the loop; what is due comes from Postgres (nextCheckAt), plus a
  * periodic pass per account. A restart therefore resumes: overdue subscriptions are due at
  * once, most overdue first.
+ *
+ * Accounts are independent: a wake-up starts every due pass that is not already running and
+ * returns at once; each pass runs on its own with a deadline. A slow or hanging account
+ * delays nobody else's renewals, probes or delivery polls, and never makes a wake-up skip.
+ *
+ * The database is expected to go away now and then (a restart, a failover): a wake-up that
+ * cannot reach it marks the store down (/readyz 503, hookwarden_store_up 0, no pass starts,
+ * so no provider write starts either) and tries again with backoff; the first wake-up that
+ * reaches it again resumes everything.
  */
 export class Scheduler {
   readonly #lastPass = new Map<string, number>();
-  readonly #inflight = new Map<string, Promise<PassReport>>();
+  readonly #inflight = new Map<string, Promise<PassReport | undefined>>();
   readonly #abort = new AbortController();
   /** Accounts whose callback health just changed: due at once. */
   readonly #forced = new Set<string>();
   #task: ScheduledTask | undefined;
   /** Wake-ups under way (the first one at start may overlap the first cron wake-up). */
   readonly #ticking = new Set<Promise<unknown>>();
-  #polling: Promise<void> | undefined;
+  #probing: Promise<void> | undefined;
   #lastPrune: number | undefined;
+  #storeUp = true;
+  #storeFailures = 0;
+  #storeRetryAt = 0;
+  /** When the last wake-up completed (the loop's own liveness), by the injected clock. */
+  #lastWake: number | undefined;
   /** Set after the first full round of passes: /readyz turns green. */
   ready = false;
 
-  constructor(private readonly opts: SchedulerOptions) {}
+  constructor(private readonly opts: SchedulerOptions) {
+    opts.metrics?.storeUp.set(1);
+  }
+
+  get storeUp(): boolean {
+    return this.#storeUp;
+  }
+
+  /** Seconds since the loop last completed a wake-up (undefined before the first). */
+  sinceLastWake(): number | undefined {
+    return this.#lastWake === undefined ? undefined : (this.opts.clock.now().getTime() - this.#lastWake) / 1000;
+  }
+
+  /** Accounts running a pass right now. */
+  get running(): string[] {
+    return [...this.#inflight.keys()];
+  }
 
   /** Accounts due now: those with due rows (most overdue first), then those whose periodic pass has come. */
   async due(): Promise<string[]> {
@@ -58,15 +97,70 @@ export class Scheduler {
     return [...new Set([...this.#forced, ...fromStore, ...periodic])];
   }
 
-  /** One wake-up: probe the due callbacks and run every due account's pass, a bounded number at a time. */
+  /**
+   * One wake-up, waiting for everything it started: the due probes, the due passes, a
+   * delivery poll. The daemon's loop does not wait (see #wake); `apply` and tests do.
+   */
   async tick(): Promise<PassReport[]> {
-    if (this.#abort.signal.aborted) return [];
-    const probing = this.probe();
-    const reports = await this.passes();
-    await probing;
-    this.#polling ??= this.opts.deliveries?.pollDue(this.#abort.signal).finally(() => (this.#polling = undefined));
-    await this.prune();
-    return reports;
+    const started = await this.#begin();
+    const reports = await Promise.all(started.passes);
+    await Promise.all([started.probing, started.polling]);
+    return reports.filter((r): r is PassReport => r !== undefined);
+  }
+
+  /** Starts what is due and returns what it started, without waiting for any of it. */
+  async #begin(): Promise<{ passes: Promise<PassReport | undefined>[]; probing?: Promise<void>; polling?: Promise<void> }> {
+    if (this.#abort.signal.aborted) return { passes: [] };
+    try {
+      if (!(await this.#storeReachable())) return { passes: [] };
+      const probing = (this.#probing ??= this.probe().finally(() => (this.#probing = undefined)));
+      const passes = await this.#startPasses();
+      const polling = this.opts.deliveries?.pollDue(this.#abort.signal);
+      await this.prune();
+      return { passes, probing, ...(polling ? { polling } : {}) };
+    } catch (err) {
+      await this.#checkStore(err);
+      return { passes: [] };
+    } finally {
+      this.#lastWake = this.opts.clock.now().getTime();
+    }
+  }
+
+  /** While the store is down, only a ping is tried, at the backoff's pace. */
+  async #storeReachable(): Promise<boolean> {
+    if (this.#storeUp) return true;
+    if (this.opts.clock.now().getTime() < this.#storeRetryAt) return false;
+    try {
+      await this.opts.store.ping();
+    } catch (err) {
+      this.#storeDown(err);
+      return false;
+    }
+    this.opts.logger.info({ after: this.#storeFailures }, 'database reachable again; resuming');
+    this.#storeUp = true;
+    this.#storeFailures = 0;
+    this.opts.metrics?.storeUp.set(1);
+    return true;
+  }
+
+  /** Something failed: if the database is the cause, mark it down; else log it. */
+  async #checkStore(err: unknown): Promise<void> {
+    try {
+      await this.opts.store.ping();
+      this.opts.logger.error({ err: errorMessage(err) }, 'wake-up failed');
+    } catch (pingErr) {
+      this.#storeDown(pingErr);
+    }
+  }
+
+  #storeDown(err: unknown): void {
+    this.#storeFailures++;
+    const delay = Math.max(STORE_RETRY.baseSeconds, backoffSeconds(this.#storeFailures, 0.5 + Math.random() / 2, undefined, STORE_RETRY));
+    this.#storeRetryAt = this.opts.clock.now().getTime() + delay * 1000;
+    if (this.#storeUp) this.opts.logger.error({ err: errorMessage(err) }, 'database unreachable: no pass starts until it answers again');
+    else this.opts.logger.warn({ err: errorMessage(err), attempt: this.#storeFailures, retryInSeconds: Math.round(delay) }, 'database still unreachable');
+    this.#storeUp = false;
+    this.opts.metrics?.storeUp.set(0);
   }
 
   /** History retention, at most once an hour. */
@@ -83,58 +177,73 @@ export class Scheduler {
     }
   }
 
-  /** The due callback probes; an account whose callback changed health is due at once. */
+  /**
+   * The due callback probes. An account whose callback changed health is due at once, on
+   * whichever replica holds it: its rows are made due in Postgres.
+   */
   async probe(): Promise<void> {
     if (!this.opts.prober) return;
     try {
-      for (const a of await this.opts.prober.probeDue(this.#abort.signal)) this.#forced.add(a);
+      for (const a of await this.opts.prober.probeDue(this.#abort.signal)) {
+        this.#forced.add(a);
+        await this.opts.store.markDue(a, this.opts.clock.now());
+      }
     } catch (err) {
       this.opts.logger.error({ err: errorMessage(err) }, 'probing callbacks failed');
     }
   }
 
-  /** The due reconcile passes. */
-  async passes(): Promise<PassReport[]> {
-    if (this.#abort.signal.aborted) return [];
+  /** Starts each due account's pass that is not running yet, up to `concurrency` at once. */
+  async #startPasses(): Promise<Promise<PassReport | undefined>[]> {
     const queue = (await this.due()).filter((a) => !this.#inflight.has(a));
-    const reports: PassReport[] = [];
-    const worker = async () => {
-      for (let a = queue.shift(); a !== undefined && !this.#abort.signal.aborted; a = queue.shift()) {
-        const started = this.opts.clock.now().getTime();
-        this.#forced.delete(a);
-        const p = this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal: this.#abort.signal });
-        this.#inflight.set(a, p);
-        try {
-          const r = await p;
-          if (!r.skipped) this.#lastPass.set(a, started);
-          reports.push(r);
-        } catch (err) {
-          this.#lastPass.set(a, started);
-          this.opts.logger.error({ provider: a, err: errorMessage(err) }, 'reconcile pass failed');
-        } finally {
-          this.#inflight.delete(a);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
-    if (!this.ready && this.opts.reconciler.accounts.every((a) => this.#lastPass.has(a))) this.ready = true;
-    return reports;
+    const started: Promise<PassReport | undefined>[] = [];
+    for (const a of queue) {
+      if (this.#inflight.size >= Math.max(1, this.opts.concurrency) || this.#abort.signal.aborted) break;
+      const p = this.#runPass(a).finally(() => this.#inflight.delete(a));
+      this.#inflight.set(a, p);
+      started.push(p);
+    }
+    return started;
+  }
+
+  async #runPass(a: string): Promise<PassReport | undefined> {
+    const started = this.opts.clock.now().getTime();
+    this.#forced.delete(a);
+    const deadline = AbortSignal.timeout((this.opts.passTimeoutSeconds ?? 300) * 1000);
+    const signal = AbortSignal.any([this.#abort.signal, deadline]);
+    try {
+      const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal });
+      // An account another replica holds counts as looked at: a standby is ready too, and
+      // tries again at the next periodic pass, or as soon as the account has due rows.
+      this.#finished(a, started, !r.skipped);
+      return r;
+    } catch (err) {
+      this.#finished(a, started);
+      if (deadline.aborted) this.opts.logger.error({ provider: a, timeoutSeconds: this.opts.passTimeoutSeconds ?? 300 }, 'reconcile pass ran past its deadline and was cut short');
+      else await this.#checkStore(err).then(() => this.#storeUp && this.opts.logger.error({ provider: a, err: errorMessage(err) }, 'reconcile pass failed'));
+      return undefined;
+    }
+  }
+
+  #finished(a: string, started: number, ran = true): void {
+    this.#lastPass.set(a, started);
+    if (ran) this.opts.metrics?.lastPassCompleted.set({ provider: a }, this.opts.clock.now().getTime() / 1000);
+    if (!this.ready && this.opts.reconciler.accounts.every((x) => this.#lastPass.has(x))) this.ready = true;
   }
 
   start(): void {
-    // The first pass starts at once; node-cron then wakes the loop every second.
+    // The first wake-up is at once; node-cron then wakes the loop every second.
     void this.#wake();
-    this.#task = cron.schedule(
-      this.opts.wakeEvery ?? '* * * * * *',
-      async () => {
-        await this.#wake();
-      },
-      { name: 'hookwarden-wake', noOverlap: true, logger: cronLogger(this.opts.logger) },
-    );
+    this.#task = cron.schedule(this.opts.wakeEvery ?? '* * * * * *', () => this.#wake(), {
+      name: 'hookwarden-wake',
+      noOverlap: true,
+      logger: cronLogger(this.opts.logger),
+    });
   }
 
+  /** A wake-up of the running daemon: starts what is due and returns; nothing it started is awaited. */
   #wake(): Promise<unknown> {
-    const p = this.tick()
+    const p = this.#begin()
       .catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'wake-up failed'))
       .finally(() => this.#ticking.delete(p));
     this.#ticking.add(p);
@@ -148,7 +257,7 @@ export class Scheduler {
   async stop(graceMs = 8000): Promise<void> {
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([...this.#ticking, this.#polling, ...this.#inflight.values()]);
+    const running = Promise.allSettled([...this.#ticking, this.#probing, this.opts.deliveries?.running, ...this.#inflight.values()]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);

@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import { formatDuration } from '../domain/duration.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
+import { scrubText } from '../lib/scrub.js';
 import type { Store } from '../store/types.js';
 import { statusDocument, type StatusRow, type TargetRow } from './status.js';
 
@@ -14,6 +15,11 @@ export interface ServerDeps {
   logger: Logger;
   /** True once the first round of passes is done. */
   ready: () => boolean;
+  /** False while Postgres is unreachable (readiness fails, the status page says so). */
+  storeUp?: () => boolean;
+  /** Seconds since the loop last completed a wake-up; /healthz fails past livenessTimeoutSeconds. */
+  sinceLastWake?: () => number | undefined;
+  livenessTimeoutSeconds?: number;
   /** Extra routes (the demo's break/mend buttons). */
   extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   /** Extra HTML for the status page. */
@@ -53,21 +59,32 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
     case '/metrics': {
       const body = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
-      res.end(body);
+      res.end(scrubText(body));
       return;
     }
-    case '/healthz':
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
+    case '/healthz': {
+      // Liveness is the loop's own: a database outage or a hanging provider does not fail it (the process could not fix those by restarting).
+      const since = deps.sinceLastWake?.();
+      const limit = deps.livenessTimeoutSeconds ?? 300;
+      const stalled = since !== undefined && since > limit;
+      res.writeHead(stalled ? 503 : 200, { 'content-type': 'text/plain' });
+      res.end(stalled ? `stalled: no wake-up completed for ${Math.round(since)} s (limit ${limit} s)\n` : 'ok\n');
       return;
+    }
     case '/readyz': {
-      const ok = deps.ready();
+      const store = deps.storeUp?.() ?? true;
+      const ok = store && deps.ready();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(ok ? 'ready\n' : 'starting: first reconcile pass not finished\n');
+      res.end(ok ? 'ready\n' : !store ? 'database unreachable: no pass runs until it answers\n' : 'starting: first reconcile pass not finished\n');
       return;
     }
     case '/status':
     case '/': {
+      if (deps.storeUp && !deps.storeUp()) {
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' });
+        res.end('database unreachable: the status page reads Postgres; /metrics still answers from the last snapshot\n');
+        return;
+      }
       const doc = await statusDocument(deps.store, deps.clock.now(), { history: 30 });
       const wantsJson = u.searchParams.get('format') === 'json' || (req.headers.accept ?? '').includes('application/json');
       if (wantsJson) {

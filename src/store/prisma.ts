@@ -3,20 +3,34 @@ import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
 import type { RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
-import type { DeliveryRecord, HistoryEntry, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
+import type { DeliveryRecord, HistoryEntry, LeaseRow, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
 
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
 
 export class PrismaStore implements Store {
   readonly #prisma: PrismaClient;
-  readonly #leasePool: pg.Pool;
+  readonly #pool: pg.Pool;
 
-  constructor(databaseUrl: string) {
-    this.#prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 10 }) });
-    // Session advisory locks need the same connection for lock and unlock: a pool of
-    // dedicated clients, each held for the whole pass it guards.
-    this.#leasePool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
-    this.#leasePool.on('error', () => {});
+  /**
+   * `onError` hears of connections the database dropped (a restart, a failover): they are
+   * ordinary events, never a reason to end the process. Queries fail fast while the database
+   * is away (connect and query timeouts), so a pass aborts instead of hanging.
+   */
+  constructor(databaseUrl: string, opts: { onError?: (err: Error) => void; max?: number } = {}) {
+    const onError = opts.onError ?? (() => {});
+    this.#pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: opts.max ?? 10,
+      connectionTimeoutMillis: 5000,
+      query_timeout: 30_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+    });
+    // An idle client that loses its connection emits 'error' on the pool; a checked-out one
+    // on itself: both are heard, neither can surface as an unhandled 'error' event.
+    this.#pool.on('error', onError);
+    this.#pool.on('connect', (client) => client.on('error', onError));
+    this.#prisma = new PrismaClient({ adapter: new PrismaPg(this.#pool, { onPoolError: onError, onConnectionError: onError }) });
   }
 
   async listSubscriptions(provider?: string): Promise<RecordedSubscription[]> {
@@ -63,6 +77,10 @@ export class PrismaStore implements Store {
     return (await this.#prisma.history.deleteMany({ where: { at: { lt: before } } })).count;
   }
 
+  async markDue(provider: string, now: Date): Promise<void> {
+    await this.#prisma.subscription.updateMany({ where: { provider, nextCheckAt: { gt: now }, state: { not: 'deleted' } }, data: { nextCheckAt: now } });
+  }
+
   async dueProviders(now: Date): Promise<string[]> {
     const rows = await this.#prisma.subscription.groupBy({
       by: ['provider'],
@@ -73,18 +91,53 @@ export class PrismaStore implements Store {
     return rows.map((r) => r.provider);
   }
 
-  async withAccountLease<T>(account: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
-    const client = await this.#leasePool.connect();
-    let locked = false;
-    try {
-      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('hookwarden:account'), hashtext($1)) AS ok", [account]);
-      locked = Boolean(r.rows[0]?.ok);
-      if (!locked) return { ran: false };
-      return { ran: true, value: await fn() };
-    } finally {
-      if (locked) await client.query("SELECT pg_advisory_unlock(hashtext('hookwarden:account'), hashtext($1))", [account]).catch(() => {});
-      client.release();
-    }
+  async ping(): Promise<void> {
+    await this.#prisma.$queryRaw`SELECT 1`;
+  }
+
+  async acquireLease(account: string, holder: string, ttlSeconds: number): Promise<bigint | undefined> {
+    const rows = await this.#prisma.$queryRaw<{ token: bigint }[]>`
+      INSERT INTO account_lease (account, holder, token, "expiresAt", "acquiredAt", "renewedAt")
+      VALUES (${account}, ${holder}, 1, now() + make_interval(secs => ${ttlSeconds}), now(), now())
+      ON CONFLICT (account) DO UPDATE
+        SET holder = EXCLUDED.holder, token = account_lease.token + 1, "expiresAt" = EXCLUDED."expiresAt", "acquiredAt" = now(), "renewedAt" = now()
+        WHERE account_lease."expiresAt" <= now() OR account_lease.holder = EXCLUDED.holder
+      RETURNING token`;
+    return rows[0]?.token;
+  }
+
+  async takeOverLease(account: string, holder: string, ttlSeconds: number, from: { holder: string; token: bigint }): Promise<bigint | undefined> {
+    const rows = await this.#prisma.$queryRaw<{ token: bigint }[]>`
+      UPDATE account_lease SET holder = ${holder}, token = token + 1, "expiresAt" = now() + make_interval(secs => ${ttlSeconds}), "acquiredAt" = now(), "renewedAt" = now()
+      WHERE account = ${account} AND holder = ${from.holder} AND token = ${from.token}
+      RETURNING token`;
+    return rows[0]?.token;
+  }
+
+  async renewLease(account: string, holder: string, token: bigint, ttlSeconds: number): Promise<boolean> {
+    const n = await this.#prisma.$executeRaw`
+      UPDATE account_lease SET "expiresAt" = now() + make_interval(secs => ${ttlSeconds}), "renewedAt" = now()
+      WHERE account = ${account} AND holder = ${holder} AND token = ${token} AND "expiresAt" > now()`;
+    return n === 1;
+  }
+
+  async releaseLease(account: string, holder: string, token: bigint): Promise<void> {
+    await this.#prisma.$executeRaw`UPDATE account_lease SET "expiresAt" = now() WHERE account = ${account} AND holder = ${holder} AND token = ${token} AND "expiresAt" > now()`;
+  }
+
+  async listLeases(): Promise<LeaseRow[]> {
+    return this.#prisma.accountLease.findMany({ orderBy: { account: 'asc' } });
+  }
+
+  async openIntents(provider: string): Promise<Set<string>> {
+    // The latest create or recreate of each name, when it has only its intent row.
+    const rows = await this.#prisma.$queryRaw<{ name: string }[]>`
+      SELECT DISTINCT ON (name) name, "actionId", phase FROM history
+      WHERE provider = ${provider} AND action IN ('create', 'recreate') AND at > now() - interval '1 day'
+      ORDER BY name, id DESC`;
+    const open = new Set<string>();
+    for (const r of rows as unknown as { name: string; actionId: string; phase: string }[]) if (r.phase === 'intent') open.add(r.name);
+    return open;
   }
 
   async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {
@@ -133,7 +186,8 @@ export class PrismaStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.#prisma.$disconnect(), this.#leasePool.end()]);
+    await this.#prisma.$disconnect().catch(() => {});
+    await this.#pool.end().catch(() => {});
   }
 }
 

@@ -49,8 +49,33 @@ export interface HistoryEntry {
   error?: string | null;
 }
 
+/** A replica's hold on a provider account (see lease.ts). */
+export interface LeaseRow {
+  account: string;
+  holder: string;
+  token: bigint;
+  expiresAt: Date;
+  acquiredAt: Date;
+  renewedAt: Date;
+}
+
+/** Leases, timed by Postgres' clock. */
+export interface LeaseStore {
+  /** Takes the account when it is free or expired (or already this holder's): the new fencing token, else undefined. */
+  acquireLease(account: string, holder: string, ttlSeconds: number): Promise<bigint | undefined>;
+  /** Extends the lease only while this holder still has it with this token and it has not expired. */
+  renewLease(account: string, holder: string, token: bigint, ttlSeconds: number): Promise<boolean>;
+  /** Takes the account from a holder known to be gone (same token still in place): the new token, else undefined. */
+  takeOverLease(account: string, holder: string, ttlSeconds: number, from: { holder: string; token: bigint }): Promise<bigint | undefined>;
+  /** Lets the account go at once (another replica may take it on its next wake-up). */
+  releaseLease(account: string, holder: string, token: bigint): Promise<void>;
+  listLeases(): Promise<LeaseRow[]>;
+}
+
 /** What Postgres remembers. The Prisma implementation is the only place that imports @prisma/client. */
-export interface Store {
+export interface Store extends LeaseStore {
+  /** A round trip to the database; throws when it is unreachable. */
+  ping(): Promise<void>;
   listSubscriptions(provider?: string): Promise<RecordedSubscription[]>;
   /** null when a row for (provider, name) already exists (another replica was first). */
   insertSubscription(row: NewSubscription): Promise<RecordedSubscription | null>;
@@ -60,10 +85,15 @@ export interface Store {
   history(filter?: { provider?: string; name?: string; limit?: number }): Promise<HistoryEntry[]>;
   /** Retention: deletes history rows older than `before`; returns how many. */
   pruneHistory(before: Date): Promise<number>;
+  /**
+   * Makes every live subscription of the account due now, without moving row versions: the
+   * replica that holds the account (maybe another one) looks at it on its next wake-up.
+   */
+  markDue(provider: string, now: Date): Promise<void>;
   /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
   dueProviders(now: Date): Promise<string[]>;
-  /** Runs fn holding the account's lease (a Postgres advisory lock); undefined when another process holds it. */
-  withAccountLease<T>(account: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Names of the account whose last create or recreate was journalled as intended, with no outcome recorded. */
+  openIntents(provider: string): Promise<Set<string>>;
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
   syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;
   listTargets(): Promise<RecordedTarget[]>;

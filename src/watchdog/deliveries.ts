@@ -30,7 +30,8 @@ const clip = (s: string | undefined) => (s === undefined ? null : s.length > 200
  */
 export class DeliveryPoller {
   readonly #lastPoll = new Map<string, number>();
-  #running: Promise<void> | undefined;
+  /** Polls under way, by account: each account polls on its own, so a hanging one delays no other. */
+  readonly #running = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: DeliveryPollerDeps) {}
 
@@ -38,24 +39,26 @@ export class DeliveryPoller {
     return [...this.deps.providers.values()].filter((p) => p.deliveryStatus).map((p) => p.account);
   }
 
-  /** Starts the polls that are due, unless one is still running; resolves when they end. */
+  /** Starts each due account's poll that is not running yet; resolves when the polls it started end. */
   pollDue(signal?: AbortSignal): Promise<void> {
-    this.#running ??= this.#pollDue(signal).finally(() => (this.#running = undefined));
-    return this.#running;
-  }
-
-  async #pollDue(signal?: AbortSignal): Promise<void> {
     const now = this.deps.clock.now().getTime();
+    const started: Promise<void>[] = [];
     for (const account of this.accounts) {
       const last = this.#lastPoll.get(account);
-      if (last !== undefined && now - last < this.deps.everySeconds * 1000) continue;
+      if (this.#running.has(account) || (last !== undefined && now - last < this.deps.everySeconds * 1000)) continue;
       this.#lastPoll.set(account, now);
-      try {
-        await this.pollAccount(account, signal);
-      } catch (err) {
-        this.deps.logger.error({ provider: account, err: errorMessage(err) }, 'polling delivery statuses failed');
-      }
+      const p = this.pollAccount(account, signal)
+        .catch((err) => this.deps.logger.error({ provider: account, err: errorMessage(err) }, 'polling delivery statuses failed'))
+        .finally(() => this.#running.delete(account));
+      this.#running.set(account, p);
+      started.push(p);
     }
+    return Promise.all(started).then(() => undefined);
+  }
+
+  /** Every poll under way (shutdown waits for them). */
+  get running(): Promise<unknown> {
+    return Promise.allSettled([...this.#running.values()]);
   }
 
   async pollAccount(account: string, signal?: AbortSignal): Promise<void> {

@@ -48,7 +48,7 @@ describe('the daemon as a whole', () => {
 
   it('two replicas racing on the same account create each subscription once', async () => {
     stack = await startStack({ subs: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
-    const replica = await stack.restart();
+    const replica = await stack.restart(undefined, { holder: 'replica-2' });
     stack.sandbox.addFault({ method: 'GET', path: '/subscriptions', delayMs: 200, count: 2 });
     const reports = await Promise.all([stack.app.reconciler.pass('infinity'), replica.reconciler.pass('infinity')]);
     expect(reports.filter((r) => r.skipped)).toHaveLength(1);

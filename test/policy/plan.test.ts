@@ -178,6 +178,38 @@ describe('plan: callbacks the provider disables (AXP)', () => {
     expect(run(t, rec, obs)).toEqual(want);
   });
 
+  // Crash windows: a recreation cut short after its create, before its outcome was recorded.
+  it.each([
+    {
+      name: 'presumed disabled, healthy again, and a replacement made after the disable: adopt it, delete the old one',
+      obs: [observed('r1', { fingerprint: 'fp-a' }), observed('r2', { fingerprint: 'fp-a', createdAt: secondsFromNow(-1) })],
+      open: false,
+      want: ['a:adopt:found-existing', 'a:delete:duplicate'],
+    },
+    {
+      name: 'the old one already deleted, the create journalled without outcome: adopt what it made',
+      obs: [observed('r2', { fingerprint: 'fp-a' })],
+      open: true,
+      want: ['a:adopt:found-existing'],
+    },
+    {
+      name: 'an older match and no open intent: not ours to adopt; delete and create',
+      obs: [observed('r1', { fingerprint: 'fp-a' }), observed('r0', { fingerprint: 'fp-a', createdAt: secondsFromNow(-3600) })],
+      open: false,
+      want: ['a:recreate:presumed-disabled'],
+    },
+  ])('$name', ({ obs, open, want }) => {
+    const r = plan(input({ caps: axp, desired: [d()], observed: obs, recorded: [recorded('a', { remoteId: 'r1', presumedDisabledAt: secondsFromNow(-5) })], targets: new Map([[url, target({})]]), openIntents: new Set(open ? ['a'] : []) }));
+    expect(brief(r)).toEqual(want);
+    const del = r.actions.find((a) => a.action === 'delete');
+    if (del) expect(del).toMatchObject({ remoteId: 'r1', rowless: true });
+  });
+
+  it('a lost subscription is confirmed by id before it is created again', () => {
+    const r = plan(input({ caps: axp, desired: [d()], observed: [], recorded: [recorded('a', { remoteId: 'r1' })], targets: new Map([[url, target({})]]) }));
+    expect(r.actions[0]).toMatchObject({ action: 'recreate', confirmGone: true, deleteFirst: false, remoteId: 'r1' });
+  });
+
   it('providers that do not disable (Infinity) only see the countdown', () => {
     const r = plan(input({ desired: [d()], observed: [observed('r1')], recorded: [recorded('a', { remoteId: 'r1' })], targets: new Map([[url, sick(-1)]]) }));
     expect(brief(r)).toEqual(['a:none:in-sync']);
@@ -186,5 +218,28 @@ describe('plan: callbacks the provider disables (AXP)', () => {
   it('names the countdown in its message', () => {
     const r = plan(input({ caps: axp, desired: [d()], observed: [observed('r1')], recorded: [recorded('a', { remoteId: 'r1' })], targets: new Map([[url, sick(-1)]]) }));
     expect(r.actions[0]!.message).toMatch(/callback unhealthy since .* \(HTTP 503\); provider disables at .*, deletes at/);
+  });
+});
+
+describe('plan: listings the provider got wrong', () => {
+  it('an id repeated across pages is one subscription: adopted once, never deleted as its own duplicate', () => {
+    const o = observed('r1', { fingerprint: 'fp-a' });
+    const r = plan(input({ desired: [desired('a')], observed: [o, { ...o }, observed('r2', { fingerprint: 'fp-b' }), { ...o }] }));
+    expect(brief(r)).toEqual(['a:adopt:found-existing', 'a:renew:lifetime-unknown']);
+    expect(r.orphans.map((x) => x.remoteId)).toEqual(['r2']);
+  });
+
+  it('a subscription renewed moments ago whose expiry is still due (skewed clock) waits instead of renewing on every pass', () => {
+    const o = observed('r1', { fingerprint: 'fp-a', expiresAt: secondsFromNow(-10) });
+    const rec = recorded('a', { remoteId: 'r1', lastRenewedAt: secondsFromNow(-2), lifetimeSeconds: 900, expiresAt: secondsFromNow(-10) });
+    const r = plan(input({ desired: [desired('a')], observed: [o], recorded: [rec] }));
+    expect(brief(r)).toEqual(['a:none:in-sync']);
+    expect(r.nextCheck.get('a')!.getTime()).toBe(secondsFromNow(28).getTime());
+  });
+
+  it('an expiry that moved earlier since the last renewal is news: renewed at once', () => {
+    const o = observed('r1', { fingerprint: 'fp-a', expiresAt: secondsFromNow(5) });
+    const rec = recorded('a', { remoteId: 'r1', lastRenewedAt: secondsFromNow(-2), lifetimeSeconds: 900, expiresAt: secondsFromNow(898) });
+    expect(brief(plan(input({ desired: [desired('a')], observed: [o], recorded: [rec] })))).toEqual(['a:renew:renewal-due']);
   });
 });

@@ -60,13 +60,13 @@ describe('Postgres store', () => {
   it("migrations are recorded in Prisma's table and applying them again changes nothing", async () => {
     expect(await migrate(db.url)).toEqual([]);
     const applied = await query<{ migration_name: string; applied_steps_count: number }>(db.url, 'SELECT migration_name, applied_steps_count FROM "_prisma_migrations"');
-    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status']);
+    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease']);
   });
 
   it('two replicas migrating at once apply each migration once', async () => {
     const other = await freshDatabase(false);
     const results = await Promise.all([migrate(other.url), migrate(other.url), migrate(other.url)]);
-    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status']);
+    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease']);
     await other.drop();
   });
 
@@ -81,16 +81,28 @@ describe('Postgres store', () => {
     expect(await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000002', provider: 'p', name: 'fenced', kind: 'k', state: 'pending', nextCheckAt: new Date() })).toBeNull();
   });
 
-  it('holds one lease per account across connections', async () => {
+  it('leases: one holder per account, a growing fencing token, takeover only after expiry or release', async () => {
     const other = new PrismaStore(db.url);
-    let inner: unknown;
-    const outer = await store.withAccountLease('acct', async () => {
-      inner = await other.withAccountLease('acct', async () => 'should not run');
-      return 'ran';
-    });
-    expect(outer).toEqual({ ran: true, value: 'ran' });
-    expect(inner).toEqual({ ran: false });
-    expect(await other.withAccountLease('acct', async () => 'free again')).toEqual({ ran: true, value: 'free again' });
+    const a = await store.acquireLease('acct', 'replica-a', 60);
+    expect(a).toBe(1n);
+    // Held and not expired: the other replica cannot take it.
+    expect(await other.acquireLease('acct', 'replica-b', 60)).toBeUndefined();
+    // The holder proves it before a write, and that extends the lease.
+    expect(await store.renewLease('acct', 'replica-a', a!, 60)).toBe(true);
+    // A wrong token or holder proves nothing.
+    expect(await store.renewLease('acct', 'replica-a', a! + 1n, 60)).toBe(false);
+    expect(await other.renewLease('acct', 'replica-b', a!, 60)).toBe(false);
+    // Expired by Postgres' clock (a replica paused past its lease): the other takes over with a new token...
+    await query(db.url, `UPDATE account_lease SET "expiresAt" = now() - interval '1 second' WHERE account = 'acct'`);
+    const b = await other.acquireLease('acct', 'replica-b', 60);
+    expect(b).toBe(2n);
+    // ...and the paused one, resumed, can no longer prove it holds the account.
+    expect(await store.renewLease('acct', 'replica-a', a!, 60)).toBe(false);
+    expect(await store.acquireLease('acct', 'replica-a', 60)).toBeUndefined();
+    // Released: free at once.
+    await other.releaseLease('acct', 'replica-b', b!);
+    expect(await store.acquireLease('acct', 'replica-a', 60)).toBe(3n);
+    expect((await store.listLeases()).map((l) => [l.account, l.holder])).toEqual([['acct', 'replica-a']]);
     await other.close();
   });
 

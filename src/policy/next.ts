@@ -1,0 +1,178 @@
+import type { ActionKind, DesiredSubscription, ObservedSubscription, RecordedSubscription, SubscriptionState } from '../domain/types.js';
+import { backoffSeconds, renewAt } from './timing.js';
+
+/**
+ * The one place that decides when to look at a subscription again, after anything happened
+ * to it: an action that succeeded or failed, a listing that failed, or nothing at all.
+ * Pure: the row, what happened, and `now` in; state, failure count and next check out.
+ *
+ * The rules that keep a subscription alive live here:
+ *  - expiry is the earliest the provider's answer allows: `expiresAt`, or the time the
+ *    answer was received plus `expiresIn`, whichever comes first;
+ *  - a retry always lands before expiry with room for at least two more tries after it;
+ *  - Retry-After is honoured, but never past that bound;
+ *  - a past or skewed expiry gives a bounded retry rate, never a tight loop.
+ */
+
+/** Shortest wait between two looks at one subscription, whatever the provider answered. */
+export const MIN_RETRY_SECONDS = 1;
+/** Longest a Retry-After is honoured when no expiry bounds it (AXP Digital, Dixa, or already expired). */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
+/** Credentials an operator must fix are retried at least this slowly (unless expiry is nearer). */
+export const AUTH_RETRY_SECONDS = 60;
+/** A PENDING subscription is being set up by the provider: look again soon. */
+export const PENDING_RECHECK_SECONDS = 5;
+
+/** What came of an action, as the policy needs to know it. */
+export type Outcome =
+  | { ok: true; observed: ObservedSubscription; lifetimeSeconds: number | null }
+  | { ok: false; error: FailureInfo };
+
+export interface FailureInfo {
+  code: string;
+  /** retryable: back off; terminal: the provider rejected the spec; auth: credentials are wrong. */
+  retry: 'retryable' | 'terminal' | 'auth';
+  retryAfterSeconds?: number;
+}
+
+export interface Timing {
+  now: Date;
+  reconcileEverySeconds: number;
+  /** Uniform in [0, 1): backoff jitter, injected so this stays pure. */
+  rand01: number;
+  /** The provider kind renews (subscriptions expire). */
+  renews: boolean;
+}
+
+/**
+ * The expiry the provider's answer allows at the earliest. The Infinity spec's own example
+ * answers `expiresIn: 900` next to an `expiresAt` a week later: trusting `expiresAt` alone
+ * would let the subscription lapse after 15 minutes. `receivedAt` is when the call that
+ * returned it started, so a slow answer errs early, never late.
+ */
+export function effectiveExpiry(o: Pick<ObservedSubscription, 'expiresAt' | 'expiresIn'>, receivedAt: Date): Date | undefined {
+  const fromIn = o.expiresIn !== undefined && Number.isFinite(o.expiresIn) ? new Date(receivedAt.getTime() + Math.max(0, o.expiresIn) * 1000) : undefined;
+  const at = o.expiresAt && Number.isFinite(o.expiresAt.getTime()) ? o.expiresAt : undefined;
+  if (at && fromIn) return at <= fromIn ? at : fromIn;
+  return at ?? fromIn;
+}
+
+/** The observation with its expiry replaced by the effective one. */
+export function normalise(o: ObservedSubscription, receivedAt: Date): ObservedSubscription {
+  const expiresAt = effectiveExpiry(o, receivedAt);
+  const { expiresAt: _drop, ...rest } = o;
+  return expiresAt ? { ...rest, expiresAt } : rest;
+}
+
+/**
+ * After a renewal, the soonest the next one may come: a tenth of the lifetime, between 1 s
+ * and 30 s. A provider whose `expiresAt` is skewed into the past would otherwise be renewed
+ * on every wake-up.
+ */
+export function minRenewGapSeconds(lifetimeSeconds: number | null): number {
+  if (lifetimeSeconds === null || !Number.isFinite(lifetimeSeconds)) return 30;
+  return Math.min(30, Math.max(MIN_RETRY_SECONDS, Math.floor(lifetimeSeconds / 10)));
+}
+
+/** When to look again at a bound subscription that needs nothing now: its renewal time, or the next periodic pass. */
+export function nextCheckFor(
+  d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
+  o: Pick<ObservedSubscription, 'status' | 'expiresAt'>,
+  lifetimeSeconds: number | null,
+  lastRenewedAt: Date | null,
+  t: Pick<Timing, 'now' | 'reconcileEverySeconds' | 'renews'>,
+): Date {
+  const periodic = after(t.now, t.reconcileEverySeconds);
+  if (o.status === 'PENDING') return after(t.now, PENDING_RECHECK_SECONDS);
+  if (!t.renews || !o.expiresAt || lifetimeSeconds === null) return periodic;
+  const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name).getTime();
+  const floor = lastRenewedAt ? lastRenewedAt.getTime() + minRenewGapSeconds(lifetimeSeconds) * 1000 : t.now.getTime();
+  return new Date(Math.max(t.now.getTime(), floor, Math.min(due, periodic.getTime())));
+}
+
+/**
+ * The delay before the next try after a failure: exponential backoff with full jitter, or
+ * the provider's Retry-After when longer; then bounded so that it lands before expiry with
+ * room for two more tries (a third of the time left), and never below MIN_RETRY_SECONDS.
+ */
+export function retryDelaySeconds(p: { failures: number; rand01: number; retryAfterSeconds?: number | undefined; expiresAt: Date | null | undefined; now: Date; floorSeconds?: number }): number {
+  const backoff = backoffSeconds(p.failures, p.rand01, undefined);
+  const ra = p.retryAfterSeconds !== undefined && Number.isFinite(p.retryAfterSeconds) && p.retryAfterSeconds > 0 ? p.retryAfterSeconds : 0;
+  let delay = Math.max(backoff, p.floorSeconds ?? 0, Math.min(ra, MAX_RETRY_AFTER_SECONDS));
+  const left = p.expiresAt ? (p.expiresAt.getTime() - p.now.getTime()) / 1000 : undefined;
+  if (left !== undefined && left > 0) delay = Math.min(delay, left / 3);
+  return Math.max(MIN_RETRY_SECONDS, delay);
+}
+
+export interface NextState {
+  state: SubscriptionState;
+  failureCount: number;
+  nextCheckAt: Date;
+}
+
+/** After an action on a declared subscription: success binds it, failure backs off. */
+export function afterAction(
+  row: Pick<RecordedSubscription, 'state' | 'failureCount' | 'expiresAt' | 'lastRenewedAt'>,
+  action: ActionKind,
+  outcome: Outcome,
+  d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
+  t: Timing,
+): NextState {
+  if (outcome.ok) {
+    const o = outcome.observed;
+    const renewed = action === 'create' || action === 'recreate' || action === 'renew' || action === 'reactivate';
+    return {
+      state: stateOf(o),
+      failureCount: 0,
+      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t),
+    };
+  }
+  const e = outcome.error;
+  const failures = row.failureCount + 1;
+  // The provider rejected what the config asks for: nothing changes until the config does.
+  if (e.retry === 'terminal' && e.code !== 'PROVIDER_NOT_FOUND' && (action === 'create' || action === 'recreate' || action === 'update')) {
+    return { state: 'rejected', failureCount: failures, nextCheckAt: after(t.now, t.reconcileEverySeconds) };
+  }
+  const delay = retryDelaySeconds({
+    failures,
+    rand01: t.rand01,
+    retryAfterSeconds: e.retryAfterSeconds,
+    expiresAt: row.expiresAt,
+    now: t.now,
+    ...(e.retry === 'auth' ? { floorSeconds: AUTH_RETRY_SECONDS } : {}),
+  });
+  return { state: 'failing', failureCount: failures, nextCheckAt: after(t.now, delay) };
+}
+
+/**
+ * The account could not be listed, so no subscription of it could be looked at. Rows that
+ * were due are looked at again after the account's backoff (Retry-After honoured), each
+ * bounded by its own expiry; rows not yet due keep their time, so a failed list never
+ * postpones a renewal. Their own failure count is left alone: they did not fail.
+ * Returns undefined when the row's next check stays as it is.
+ */
+export function afterListFailure(
+  row: Pick<RecordedSubscription, 'nextCheckAt' | 'expiresAt'>,
+  listFailures: number,
+  error: FailureInfo,
+  t: Pick<Timing, 'now' | 'rand01'>,
+): Date | undefined {
+  if (row.nextCheckAt > t.now) return undefined;
+  const delay = retryDelaySeconds({
+    failures: listFailures,
+    rand01: t.rand01,
+    retryAfterSeconds: error.retryAfterSeconds,
+    expiresAt: row.expiresAt,
+    now: t.now,
+    ...(error.retry === 'auth' ? { floorSeconds: AUTH_RETRY_SECONDS } : {}),
+  });
+  return after(t.now, delay);
+}
+
+export function stateOf(o: Pick<ObservedSubscription, 'status'>): SubscriptionState {
+  return o.status === 'ACTIVE' ? 'active' : o.status === 'INACTIVE' ? 'inactive' : o.status === 'DISABLED' ? 'disabled' : 'pending';
+}
+
+function after(now: Date, seconds: number): Date {
+  return new Date(now.getTime() + seconds * 1000);
+}

@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { query } from '../fixtures/db.js';
+import { startStack, type Stack } from '../fixtures/stack.js';
+
+/**
+ * A process that dies in the middle of a provider call: the provider commits the change,
+ * the answer never comes back, nothing is recorded but the journalled intent. A new
+ * process on the same database (a restart) must end with exactly one ACTIVE subscription
+ * per declared name. (The chaos suite does the same with real SIGKILLs.)
+ */
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+/** Runs a pass and "kills" it once the provider has handled the faulted call. */
+async function crashDuring(s: Stack, fault: { method: string; path: string }): Promise<void> {
+  s.sandbox.addFault({ ...fault, delayAfterMs: 3000 });
+  const abort = new AbortController();
+  const pass = s.app.reconciler.pass('infinity', { signal: abort.signal }).catch(() => undefined);
+  while (s.sandbox.server.faults.length > 0) await sleep(10);
+  await sleep(100); // the provider has committed the change by now
+  abort.abort(new Error('killed'));
+  await pass;
+}
+
+const openIntents = async (s: Stack) =>
+  (await query<{ n: string }>(s.dbUrl, `SELECT count(*) AS n FROM history h WHERE phase = 'intent' AND NOT EXISTS (SELECT 1 FROM history o WHERE o."actionId" = h."actionId" AND o.phase <> 'intent')`))[0]!.n;
+
+describe('crash windows', () => {
+  it.each([
+    { name: 'after the create, before recording it', setup: async (_s: Stack) => {}, fault: { method: 'POST', path: '/api/events/v1/subscriptions' } },
+    {
+      name: 'after re-creating a lost subscription, before recording it',
+      setup: async (s: Stack) => {
+        await s.app.reconciler.pass('infinity');
+        s.sandbox.tenants.get('client-a')!.clear();
+      },
+      fault: { method: 'POST', path: '/api/events/v1/subscriptions' },
+    },
+    {
+      name: 'after the renewal, before recording it',
+      setup: async (s: Stack) => {
+        await s.app.reconciler.pass('infinity');
+        s.clock.advance(50);
+      },
+      fault: { method: 'POST', path: ':renew' },
+    },
+  ])('$name: one subscription per name after a restart, none lost', async ({ setup, fault }) => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
+    await setup(stack);
+    await crashDuring(stack, fault);
+    // The journal shows the call that never got its outcome.
+    expect(Number(await openIntents(stack))).toBeGreaterThanOrEqual(1);
+
+    const restarted = await stack.restart();
+    for (let i = 0; i < 3; i++) {
+      await restarted.reconciler.pass('infinity');
+      stack.clock.advance(5);
+    }
+    const subs = stack.sandbox.subscriptions('client-a');
+    expect(subs).toHaveLength(1);
+    expect(subs[0]!.status).toBe('ACTIVE');
+    const [row] = await restarted.store.listSubscriptions('infinity');
+    expect(row!.remoteId).toBe(subs[0]!.subscriptionId);
+  });
+});

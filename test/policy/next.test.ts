@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import {
+  afterAction,
+  afterListFailure,
+  effectiveExpiry,
+  MAX_RETRY_AFTER_SECONDS,
+  MIN_RETRY_SECONDS,
+  minRenewGapSeconds,
+  nextCheckFor,
+  retryDelaySeconds,
+  type FailureInfo,
+} from '../../src/policy/next.js';
+import { desired, NOW, observed, recorded, secondsFromNow } from '../fixtures/builders.js';
+
+const timing = { now: NOW, reconcileEverySeconds: 60, rand01: 0.5, renews: true };
+const secondsUntil = (d: Date) => (d.getTime() - NOW.getTime()) / 1000;
+const err = (over: Partial<FailureInfo> = {}): FailureInfo => ({ code: 'PROVIDER_SERVER_ERROR', retry: 'retryable', ...over });
+
+describe('effectiveExpiry: the earliest the answer allows', () => {
+  it.each([
+    // The Infinity spec's own example: expiresIn 900 next to an expiresAt a week later.
+    { name: 'expiresIn sooner than expiresAt', at: secondsFromNow(7 * 86400), inS: 900, want: 900 },
+    { name: 'expiresAt sooner than expiresIn', at: secondsFromNow(300), inS: 900, want: 300 },
+    { name: 'expiresAt only', at: secondsFromNow(300), inS: undefined, want: 300 },
+    { name: 'expiresIn only', at: undefined, inS: 120, want: 120 },
+    { name: 'a skewed expiresAt already past', at: secondsFromNow(-30), inS: 900, want: -30 },
+    { name: 'a negative expiresIn counts as zero', at: undefined, inS: -5, want: 0 },
+  ])('$name', ({ at, inS, want }) => {
+    const e = effectiveExpiry({ ...(at ? { expiresAt: at } : {}), ...(inS !== undefined ? { expiresIn: inS } : {}) }, NOW);
+    expect(secondsUntil(e!)).toBe(want);
+  });
+  it('is undefined when the answer says nothing of expiry', () => {
+    expect(effectiveExpiry({}, NOW)).toBeUndefined();
+  });
+});
+
+describe('retryDelaySeconds', () => {
+  it.each([
+    { name: 'first failure: backoff with jitter', p: { failures: 1, rand01: 0.5, expiresAt: null }, want: 1 },
+    { name: 'Retry-After longer than the backoff is honoured', p: { failures: 1, rand01: 0.5, retryAfterSeconds: 120, expiresAt: secondsFromNow(3600) }, want: 120 },
+    // A day of Retry-After on a subscription that expires in 10 minutes: at most a third of what is left.
+    { name: 'Retry-After capped to leave room for two more tries before expiry', p: { failures: 1, rand01: 0.5, retryAfterSeconds: 86400, expiresAt: secondsFromNow(600) }, want: 200 },
+    { name: 'Retry-After without an expiry is capped too', p: { failures: 1, rand01: 0.5, retryAfterSeconds: 86400, expiresAt: null }, want: MAX_RETRY_AFTER_SECONDS },
+    { name: 'an absurd Retry-After stays finite', p: { failures: 1, rand01: 0.5, retryAfterSeconds: 1e300, expiresAt: null }, want: MAX_RETRY_AFTER_SECONDS },
+    { name: 'a non-finite Retry-After is ignored', p: { failures: 1, rand01: 0.5, retryAfterSeconds: Number.NaN, expiresAt: null }, want: 1 },
+    { name: 'backoff grows and is capped at 300 s', p: { failures: 30, rand01: 0.999, expiresAt: null }, want: 299.7 },
+    { name: 'never a tight loop: at least 1 s, even next to expiry', p: { failures: 1, rand01: 0, expiresAt: secondsFromNow(0.5) }, want: MIN_RETRY_SECONDS },
+    { name: 'already expired: plain backoff', p: { failures: 3, rand01: 0.5, expiresAt: secondsFromNow(-60) }, want: 2 },
+  ])('$name', ({ p, want }) => {
+    expect(retryDelaySeconds({ ...p, now: NOW })).toBeCloseTo(want, 5);
+  });
+});
+
+describe('afterAction', () => {
+  const d = desired('a');
+  it('a renewal that succeeded: next check at the renewal time of the new expiry', () => {
+    const o = observed('r1', { expiresAt: secondsFromNow(900) });
+    const next = afterAction(recorded('a'), 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, d, timing);
+    expect(next.state).toBe('active');
+    expect(next.failureCount).toBe(0);
+    // Periodic pass (60 s) comes before the renewal (about 600 s).
+    expect(secondsUntil(next.nextCheckAt)).toBe(60);
+  });
+  it('a skewed expiry already past after a renewal: bounded rate, never every wake-up', () => {
+    const o = observed('r1', { expiresAt: secondsFromNow(-3600), expiresIn: 900 });
+    const next = afterAction(recorded('a'), 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, d, timing);
+    expect(secondsUntil(next.nextCheckAt)).toBe(minRenewGapSeconds(900));
+    expect(minRenewGapSeconds(900)).toBe(30);
+  });
+  it.each([
+    { name: 'retryable: failing, backoff', action: 'renew' as const, e: err(), state: 'failing', delay: 1 },
+    { name: 'a one-day Retry-After still lands before expiry', action: 'renew' as const, e: err({ code: 'PROVIDER_RATE_LIMITED', retryAfterSeconds: 86400 }), state: 'failing', delay: 100 },
+    { name: 'terminal on create: rejected until the config changes', action: 'create' as const, e: err({ code: 'PROVIDER_BAD_REQUEST', retry: 'terminal' }), state: 'rejected', delay: 60 },
+    { name: 'a 404 under a renew is no rejection: retried (the plan recreates it)', action: 'renew' as const, e: err({ code: 'PROVIDER_NOT_FOUND', retry: 'terminal' }), state: 'failing', delay: 1 },
+    { name: 'auth: slowly, but before expiry', action: 'renew' as const, e: err({ code: 'PROVIDER_AUTH_FAILED', retry: 'auth' }), state: 'failing', delay: 60 },
+  ])('$name', ({ action, e, state, delay }) => {
+    const row = recorded('a', { expiresAt: secondsFromNow(300), failureCount: 0 });
+    const next = afterAction(row, action, { ok: false, error: e }, d, timing);
+    expect(next.state).toBe(state);
+    expect(next.failureCount).toBe(1);
+    expect(secondsUntil(next.nextCheckAt)).toBeCloseTo(delay, 5);
+  });
+});
+
+describe('afterListFailure', () => {
+  it('a due row waits the account backoff, honouring Retry-After within its expiry bound', () => {
+    const row = recorded('a', { nextCheckAt: secondsFromNow(-1), expiresAt: secondsFromNow(600) });
+    expect(secondsUntil(afterListFailure(row, 1, err({ retryAfterSeconds: 86400 }), timing)!)).toBe(200);
+  });
+  it('a row not yet due keeps its time: a failed list never postpones a renewal', () => {
+    const row = recorded('a', { nextCheckAt: secondsFromNow(30), expiresAt: secondsFromNow(600) });
+    expect(afterListFailure(row, 5, err({ retryAfterSeconds: 86400 }), timing)).toBeUndefined();
+  });
+});
+
+describe('nextCheckFor', () => {
+  it('never before the minimum gap after the last renewal', () => {
+    const o = observed('r1', { expiresAt: secondsFromNow(5) });
+    const next = nextCheckFor(desired('a'), o, 20, NOW, timing);
+    expect(secondsUntil(next)).toBe(minRenewGapSeconds(20));
+  });
+  it('a PENDING subscription is looked at again shortly', () => {
+    expect(secondsUntil(nextCheckFor(desired('a'), observed('r1', { status: 'PENDING' }), 900, null, timing))).toBe(5);
+  });
+});
