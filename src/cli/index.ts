@@ -73,7 +73,7 @@ program
   .option('--json', 'one JSON document on stdout')
   .action(async (o: { config: string; json?: boolean }) => {
     await withApp(o.config, { readOnly: true }, async (app) => {
-      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], targets: [], deliveries: [] };
+      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], leases: [], targets: [], deliveries: [] };
       if (o.json) return printJson(doc);
       out(
         `${table(
@@ -81,6 +81,9 @@ program
           doc.subscriptions.map((s) => [s.provider, s.name, s.state, s.remoteId, s.expiresAt, s.nextCheckAt, s.lastError ? `${s.lastErrorCode}: ${s.lastError}` : '']),
         )}\n`,
       );
+      if (doc.leases.some((l) => l.held)) {
+        out(`\n${table(['PROVIDER', 'HELD BY', 'UNTIL'], doc.leases.filter((l) => l.held).map((l) => [l.provider, l.holder, l.expiresAt]))}\n`);
+      }
       if (doc.targets.length) {
         out(
           `\n${table(

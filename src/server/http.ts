@@ -150,6 +150,10 @@ ${banner}
 <table><tr><th>Provider</th><th>Name</th><th>State</th><th>Remote id</th><th>Expires</th><th>Next check</th><th>Last error</th></tr>
 ${doc.subscriptions.map(row).join('\n') || '<tr><td colspan="7">nothing recorded yet</td></tr>'}
 </table>
+${doc.leases.some((l) => l.held) ? `<h2>Replicas</h2>
+<table><tr><th>Provider</th><th>Held by</th><th>Since</th><th>Until</th></tr>
+${doc.leases.filter((l) => l.held).map((l) => `<tr><td>${esc(l.provider)}</td><td><code>${esc(l.holder)}</code></td><td>${esc(l.since)}</td><td>${esc(relative(l.expiresAt, now))}</td></tr>`).join('\n')}
+</table>` : ''}
 <h2>Callbacks</h2>
 <table><tr><th>Provider</th><th>Target</th><th>Health</th><th>Failures</th><th>Unhealthy since</th><th>Provider disables</th><th>Provider deletes</th><th>Latency</th><th>Last failure</th></tr>
 ${doc.targets.map(target).join('\n') || '<tr><td colspan="9">no callbacks probed</td></tr>'}

@@ -95,9 +95,12 @@ export async function statusDocument(store: Store, now: Date, opts: { history?: 
   const targets = await store.listTargets();
   const deliveries = await store.listDeliveries();
   const history = opts.history ? await store.history({ limit: opts.history }) : [];
+  const leases = await store.listLeases();
   return scrubber.scrubValue(
     {
       subscriptions: subs.map(statusRow),
+      // Which replica holds which account (it alone writes to that provider account), until when.
+      leases: leases.map((l) => ({ provider: l.account, holder: l.holder, held: l.expiresAt > now, expiresAt: l.expiresAt.toISOString(), since: l.acquiredAt.toISOString() })),
       targets: targets.map((t) => targetRow(t, now)),
       deliveries: deliveries.map(deliveryRow),
       ...(opts.history ? { history: history.map(historyRow) } : {}),

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { statusDocument } from '../../src/server/status.js';
 import { query } from '../fixtures/db.js';
 import { infinityYaml, startStack, type Stack } from '../fixtures/stack.js';
 
@@ -44,6 +45,11 @@ describe('fencing between replicas', () => {
     expect(leases).toEqual([{ holder: 'replica-2', token: '3' }]);
     // While B holds the account, A's next pass is skipped.
     expect((await a.reconciler.pass('infinity')).skipped).toBe(true);
+    // Status and /metrics say which replica holds which account.
+    const doc = await statusDocument(b.store, stack.clock.now());
+    expect(doc.leases).toMatchObject([{ provider: 'infinity', holder: 'replica-2', held: true }]);
+    expect(await b.metrics.registry.getSingleMetricAsString('hookwarden_lease_held')).toMatch(/hookwarden_lease_held\{provider="infinity"\} 1/);
+    expect(await a.metrics.registry.getSingleMetricAsString('hookwarden_lease_held')).toMatch(/hookwarden_lease_held\{provider="infinity"\} 0/);
   });
 
   it('a create whose recording was fenced off is adopted by the next pass, never duplicated', async () => {
