@@ -2,6 +2,8 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import { createApp, openDatabase, type App } from '../main.js';
 import { startServer, type ServerDeps } from '../server/http.js';
+import { errorMessage } from '../lib/errors.js';
+import { waitForDatabase } from '../store/migrate.js';
 import { cliLogger, EXIT, loadOrExit } from './common.js';
 
 export interface Daemon {
@@ -11,8 +13,16 @@ export interface Daemon {
 }
 
 /** Database, app, HTTP server and scheduler, started in that order and stopped in reverse. */
-export async function startDaemon(config: Config, logger: Logger, opts: { allowMassDelete?: boolean; server?: Partial<ServerDeps> } = {}): Promise<Daemon> {
+export async function startDaemon(config: Config, logger: Logger, opts: { allowMassDelete?: boolean; server?: Partial<ServerDeps>; signal?: AbortSignal } = {}): Promise<Daemon> {
   const db = await openDatabase(config, logger);
+  const reachable = await waitForDatabase(db.url, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onRetry: (err, attempt, wait) => logger[attempt === 1 ? 'error' : 'warn']({ err: errorMessage(err), attempt, retryInSeconds: wait }, 'waiting for the database to answer'),
+  });
+  if (!reachable) {
+    await db.stop();
+    throw new Error('stopped while waiting for the database');
+  }
   const app = await createApp(config, db.url, { logger, allowMassDelete: opts.allowMassDelete ?? false });
   const server = await startServer(config.listen.host, config.listen.port, {
     store: app.store,
@@ -70,6 +80,21 @@ export async function stopOnSignal(logger: Logger, stop: () => Promise<void>): P
 export async function runDaemon(file: string, opts: { allowMassDelete: boolean }): Promise<void> {
   const config = loadOrExit(file);
   const logger = cliLogger();
-  const daemon = await startDaemon(config, logger, opts);
+  // A signal while still waiting for the database stops the start cleanly.
+  const starting = new AbortController();
+  const abort = () => starting.abort();
+  process.once('SIGTERM', abort);
+  process.once('SIGINT', abort);
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, logger, { ...opts, signal: starting.signal });
+  } catch (err) {
+    if (!starting.signal.aborted) throw err;
+    logger.info('stopped before the database answered');
+    process.exit(EXIT.ok);
+  } finally {
+    process.removeListener('SIGTERM', abort);
+    process.removeListener('SIGINT', abort);
+  }
   await stopOnSignal(logger, () => daemon.stop());
 }

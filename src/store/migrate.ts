@@ -34,6 +34,8 @@ export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
  */
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A connection the server drops between queries must not surface as an unhandled 'error' event.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
@@ -80,11 +82,39 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
 /** True when the database has hookwarden's tables (plan reads without migrating). */
 export async function isMigrated(databaseUrl: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => {});
   await client.connect();
   try {
     const r = await client.query(`SELECT to_regclass('public.subscription') IS NOT NULL AS ok`);
     return Boolean(r.rows[0]?.ok);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Waits until the database answers: a daemon started while Postgres is down (or still
+ * starting next to it) waits and says so, instead of exiting. Tries every 1 s, then up to
+ * every 30 s; resolves false if `signal` aborts first.
+ */
+export async function waitForDatabase(databaseUrl: string, opts: { signal?: AbortSignal; onRetry?: (err: Error, attempt: number, retryInSeconds: number) => void } = {}): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return true;
+    } catch (err) {
+      const wait = Math.min(30, 2 ** (attempt - 1));
+      opts.onRetry?.(err as Error, attempt, wait);
+      const slept = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(true), wait * 1000);
+        opts.signal?.addEventListener('abort', () => (clearTimeout(t), resolve(false)), { once: true });
+      });
+      if (!slept || opts.signal?.aborted) return false;
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 }

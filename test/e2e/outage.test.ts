@@ -94,4 +94,26 @@ describe('a Postgres outage under a running daemon', () => {
     expect(lines.some((l) => l.includes('database unreachable'))).toBe(true);
     expect(lines.some((l) => l.includes('database reachable again'))).toBe(true);
   }, 120_000);
+
+  it('a daemon started while Postgres is down waits for it, then starts', async () => {
+    await proxy.cut();
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const yaml = infinityYaml(sandbox.url, [{ name: 'a' }, { name: 'b' }, { name: 'c' }], { reconcileEvery: '3s' }).replace(
+      'defaults:\n',
+      `database:\n  url: ${viaProxy.toString()}\nserver:\n  listen: 127.0.0.1:0\ndefaults:\n`,
+    );
+    const { logger: l2, lines: lines2 } = memoryLogger();
+    let started: Daemon | undefined;
+    const starting = startDaemon(parseConfig(yaml, 'outage.yaml', { env: testEnv }), l2, { server: {} }).then((d) => (started = d));
+    await until('the wait to be reported', () => lines2.some((l) => l.includes('waiting for the database')), 10);
+    expect(started).toBeUndefined();
+    await proxy.restore();
+    await starting;
+    try {
+      await until('ready', async () => (await get(`${started!.url}/readyz`)).status === 200, 20);
+    } finally {
+      await started?.stop();
+    }
+  }, 60_000);
 });
