@@ -131,13 +131,12 @@ export class PrismaStore implements Store {
 
   async openIntents(provider: string): Promise<Set<string>> {
     // The latest create or recreate of each name, when it has only its intent row.
-    const rows = await this.#prisma.$queryRaw<{ name: string }[]>`
-      SELECT DISTINCT ON (name) name, "actionId", phase FROM history
+    // Served by the (provider, action, name, id) index: only creates and recreates are read, never renewals.
+    const rows = await this.#prisma.$queryRaw<{ name: string; phase: string }[]>`
+      SELECT DISTINCT ON (name) name, phase FROM history
       WHERE provider = ${provider} AND action IN ('create', 'recreate') AND at > now() - interval '1 day'
       ORDER BY name, id DESC`;
-    const open = new Set<string>();
-    for (const r of rows as unknown as { name: string; actionId: string; phase: string }[]) if (r.phase === 'intent') open.add(r.name);
-    return open;
+    return new Set(rows.filter((r) => r.phase === 'intent').map((r) => r.name));
   }
 
   async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {
