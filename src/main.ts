@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Dispatcher } from 'undici';
 import type { Config } from './config/load.js';
@@ -36,9 +37,9 @@ export interface AppOptions {
   /** plan: read Postgres but never write it (no migrations either). */
   readOnly?: boolean;
   /**
-   * This process as a lease holder. By default host and pid: a container restarted in place
-   * (same host name, same pid) takes its accounts back at once instead of waiting for its
-   * old leases to expire.
+   * This process as a lease holder: by default host, pid and a random part, unique to the
+   * process (replicas on one host network may share host name and pid). A restarted
+   * process takes its accounts back once its old leases expire.
    */
   holder?: string;
 }
@@ -93,7 +94,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       },
     }),
   );
-  const holder = opts.holder ?? `${hostname()}:${process.pid}`;
+  const holder = opts.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const dispatcher = opts.dispatcher ?? createDispatcher();
   const metrics = new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
       readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])),
@@ -115,14 +116,14 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     targetSpecs(config.desired, config.watch, config.defaults.probe, config.policies),
   );
   const reconciler = new Reconciler(
-    { store: readStore, providers, clock, logger, metrics, prober, holder, holderGone, leaseTtlSeconds: config.defaults.leaseTtlSeconds, ...(opts.rand ? { rand: opts.rand } : {}) },
+    { store: readStore, providers, clock, logger, metrics, prober, holder, leaseTtlSeconds: config.defaults.leaseTtlSeconds, ...(opts.rand ? { rand: opts.rand } : {}) },
     {
       desired: config.desired,
       reconcileEverySeconds: config.defaults.reconcileEverySeconds,
       deleteOrphans: Object.fromEntries(Object.entries(config.accounts).map(([n, a]) => [n, Boolean(a.settings.deleteOrphans)])),
     },
   );
-  const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds });
+  const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds, holds: (a) => reconciler.holds(a) });
   const scheduler = new Scheduler({
     reconciler,
     store,
@@ -131,6 +132,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     reconcileEverySeconds: config.defaults.reconcileEverySeconds,
     concurrency: config.defaults.concurrency,
     passTimeoutSeconds: config.defaults.passTimeoutSeconds,
+    leaseTtlSeconds: config.defaults.leaseTtlSeconds,
     metrics,
     allowMassDelete: opts.allowMassDelete ?? false,
     historyKeepSeconds: config.historyKeepSeconds,
@@ -163,22 +165,6 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   };
 }
 
-/**
- * A lease holder ("host:pid") that is a process of this host which no longer exists. A pid
- * reused by another process only delays a takeover until the lease expires; and even a
- * wrong guess cannot make two writers, since every write proves its fencing token.
- */
-function holderGone(holder: string): boolean {
-  const m = /^(.*):(\d+)$/.exec(holder);
-  if (!m || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
-  try {
-    process.kill(Number(m[2]), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 /** A never-migrated database read by plan: nothing is recorded yet. */
 function emptyStore(store: Store): Store {
   const readOnly = () => Promise.reject(new Error('the database is read-only here (plan)'));
@@ -195,9 +181,12 @@ function emptyStore(store: Store): Store {
     acquireLease: readOnly,
     renewLease: readOnly,
     releaseLease: readOnly,
+    extendLeases: readOnly,
+    announce: readOnly,
+    holderAbsent: readOnly,
     takeOverLease: readOnly,
     listLeases: async () => [],
-    openIntents: async () => new Set<string>(),
+    openIntents: async () => new Map<string, Date>(),
     syncTargets: readOnly,
     listTargets: async () => [],
     findTarget: async () => undefined,

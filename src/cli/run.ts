@@ -3,7 +3,7 @@ import type { Logger } from '../lib/logger.js';
 import { createApp, openDatabase, type App } from '../main.js';
 import { startServer, type ServerDeps } from '../server/http.js';
 import { errorMessage } from '../lib/errors.js';
-import { waitForDatabase } from '../store/migrate.js';
+import { databaseAnswers, waitForDatabase } from '../store/migrate.js';
 import { cliLogger, EXIT, loadOrExit } from './common.js';
 
 export interface Daemon {
@@ -15,15 +15,26 @@ export interface Daemon {
 /** Database, app, HTTP server and scheduler, started in that order and stopped in reverse. */
 export async function startDaemon(config: Config, logger: Logger, opts: { allowMassDelete?: boolean; server?: Partial<ServerDeps>; signal?: AbortSignal } = {}): Promise<Daemon> {
   const db = await openDatabase(config, logger);
-  const reachable = await waitForDatabase(db.url, {
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onRetry: (err, attempt, wait) => logger[attempt === 1 ? 'error' : 'warn']({ err: errorMessage(err), attempt, retryInSeconds: wait }, 'waiting for the database to answer'),
-  });
-  if (!reachable) {
-    await db.stop();
-    throw new Error('stopped while waiting for the database');
+  let app: App;
+  // The database may be down at start, or go away while migrations run: wait, and start again.
+  for (;;) {
+    const reachable = await waitForDatabase(db.url, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onRetry: (err, attempt, wait) => logger[attempt === 1 ? 'error' : 'warn']({ err: errorMessage(err), attempt, retryInSeconds: wait }, 'waiting for the database to answer'),
+    });
+    if (!reachable) {
+      await db.stop();
+      throw new Error('stopped while waiting for the database');
+    }
+    try {
+      app = await createApp(config, db.url, { logger, allowMassDelete: opts.allowMassDelete ?? false });
+      break;
+    } catch (err) {
+      // A failure the database answers through (a changed migration) is final; a lost connection is not.
+      if (await databaseAnswers(db.url)) throw err;
+      logger.warn({ err: errorMessage(err) }, 'the database went away while starting; waiting for it again');
+    }
   }
-  const app = await createApp(config, db.url, { logger, allowMassDelete: opts.allowMassDelete ?? false });
   const server = await startServer(config.listen.host, config.listen.port, {
     store: app.store,
     metrics: app.metrics,

@@ -18,10 +18,22 @@ import { backoffSeconds, renewAt } from './timing.js';
 export const MIN_RETRY_SECONDS = 1;
 /** Longest a Retry-After is honoured when no expiry bounds it (AXP Digital, Dixa, or already expired). */
 export const MAX_RETRY_AFTER_SECONDS = 3600;
+/**
+ * A subscription that delivers nothing right now (missing, lost, disabled, expired) is tried
+ * again at least this often, whatever the backoff or Retry-After says: every minute of
+ * waiting is a minute of lost events.
+ */
+export const DOWN_RETRY_CAP_SECONDS = 60;
 /** Credentials an operator must fix are retried at least this slowly (unless expiry is nearer). */
 export const AUTH_RETRY_SECONDS = 60;
 /** A PENDING subscription is being set up by the provider: look again soon. */
 export const PENDING_RECHECK_SECONDS = 5;
+/**
+ * A subscription with nothing to wait for (no expiry, rejected, waiting on its callback):
+ * the periodic pass over its account looks at it anyway; its own next check is a daily
+ * safety net, so that an idle pass has nothing to write.
+ */
+export const IDLE_RECHECK_SECONDS = 86400;
 
 /** What came of an action, as the policy needs to know it. */
 export type Outcome =
@@ -74,7 +86,7 @@ export function minRenewGapSeconds(lifetimeSeconds: number | null): number {
   return Math.min(30, Math.max(MIN_RETRY_SECONDS, Math.floor(lifetimeSeconds / 10)));
 }
 
-/** When to look again at a bound subscription that needs nothing now: its renewal time, or the next periodic pass. */
+/** When to look again at a bound subscription that needs nothing now: its renewal time, or the daily safety net (the periodic pass comes anyway). */
 export function nextCheckFor(
   d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
   o: Pick<ObservedSubscription, 'status' | 'expiresAt'>,
@@ -82,12 +94,28 @@ export function nextCheckFor(
   lastRenewedAt: Date | null,
   t: Pick<Timing, 'now' | 'reconcileEverySeconds' | 'renews'>,
 ): Date {
-  const periodic = after(t.now, t.reconcileEverySeconds);
   if (o.status === 'PENDING') return after(t.now, PENDING_RECHECK_SECONDS);
-  if (!t.renews || !o.expiresAt || lifetimeSeconds === null) return periodic;
+  if (!t.renews || !o.expiresAt || lifetimeSeconds === null) return idle(t.now);
   const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name).getTime();
   const floor = lastRenewedAt ? lastRenewedAt.getTime() + minRenewGapSeconds(lifetimeSeconds) * 1000 : t.now.getTime();
-  return new Date(Math.max(t.now.getTime(), floor, Math.min(due, periodic.getTime())));
+  return new Date(Math.max(t.now.getTime(), floor, due));
+}
+
+/** The next check of a subscription waiting on nothing of its own (see IDLE_RECHECK_SECONDS). */
+export function idle(now: Date): Date {
+  return after(now, IDLE_RECHECK_SECONDS);
+}
+
+/**
+ * Whether a pass that did nothing to a row must move its next check, and where to: sooner
+ * when the plan wants to look sooner, forward when the row was due (else it would stay due
+ * and make its account due on every wake-up). Otherwise the row is left alone: an idle pass
+ * writes nothing.
+ */
+export function touchedCheck(recorded: Date, wanted: Date, now: Date): Date | undefined {
+  if (wanted.getTime() < recorded.getTime() - 1000) return wanted;
+  if (recorded <= now && wanted > now) return wanted;
+  return undefined;
 }
 
 /**
@@ -95,10 +123,20 @@ export function nextCheckFor(
  * the provider's Retry-After when longer; then bounded so that it lands before expiry with
  * room for two more tries (a third of the time left), and never below MIN_RETRY_SECONDS.
  */
-export function retryDelaySeconds(p: { failures: number; rand01: number; retryAfterSeconds?: number | undefined; expiresAt: Date | null | undefined; now: Date; floorSeconds?: number }): number {
+export function retryDelaySeconds(p: {
+  failures: number;
+  rand01: number;
+  retryAfterSeconds?: number | undefined;
+  expiresAt: Date | null | undefined;
+  now: Date;
+  floorSeconds?: number;
+  /** The subscription delivers nothing now: never wait longer than DOWN_RETRY_CAP_SECONDS. */
+  down?: boolean;
+}): number {
   const backoff = backoffSeconds(p.failures, p.rand01, undefined);
   const ra = p.retryAfterSeconds !== undefined && Number.isFinite(p.retryAfterSeconds) && p.retryAfterSeconds > 0 ? p.retryAfterSeconds : 0;
   let delay = Math.max(backoff, p.floorSeconds ?? 0, Math.min(ra, MAX_RETRY_AFTER_SECONDS));
+  if (p.down) delay = Math.min(delay, DOWN_RETRY_CAP_SECONDS);
   const left = p.expiresAt ? (p.expiresAt.getTime() - p.now.getTime()) / 1000 : undefined;
   if (left !== undefined && left > 0) delay = Math.min(delay, left / 3);
   return Math.max(MIN_RETRY_SECONDS, delay);
@@ -131,14 +169,16 @@ export function afterAction(
   const failures = row.failureCount + 1;
   // The provider rejected what the config asks for: nothing changes until the config does.
   if (e.retry === 'terminal' && e.code !== 'PROVIDER_NOT_FOUND' && (action === 'create' || action === 'recreate' || action === 'update')) {
-    return { state: 'rejected', failureCount: failures, nextCheckAt: after(t.now, t.reconcileEverySeconds) };
+    return { state: 'rejected', failureCount: failures, nextCheckAt: idle(t.now) };
   }
+  const down = action === 'create' || action === 'recreate' || action === 'reactivate' || (row.expiresAt !== null && row.expiresAt <= t.now);
   const delay = retryDelaySeconds({
     failures,
     rand01: t.rand01,
     retryAfterSeconds: e.retryAfterSeconds,
     expiresAt: row.expiresAt,
     now: t.now,
+    down,
     ...(e.retry === 'auth' ? { floorSeconds: AUTH_RETRY_SECONDS } : {}),
   });
   return { state: 'failing', failureCount: failures, nextCheckAt: after(t.now, delay) };

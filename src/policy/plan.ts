@@ -10,7 +10,7 @@ import {
 } from '../domain/types.js';
 import { driftedFields } from './drift.js';
 import { healthOf } from './health.js';
-import { minRenewGapSeconds, nextCheckFor } from './next.js';
+import { idle, minRenewGapSeconds, nextCheckFor } from './next.js';
 import { renewAt } from './timing.js';
 
 export interface ProviderCapabilities {
@@ -43,7 +43,7 @@ export interface PlanInput {
    * outcome (a crash or a lost database mid-call): a matching subscription the provider
    * lists may be the one that call made, and is adopted instead of creating another.
    */
-  openIntents?: Set<string>;
+  openIntents?: Map<string, Date>;
 }
 
 export interface PlanResult {
@@ -90,13 +90,15 @@ export function plan(input: PlanInput): PlanResult {
 
   /**
    * A subscription that an earlier, interrupted recreation of `d` already made: an unclaimed
-   * exact match other than the one being replaced, made after the trouble began (`fresh`) or
-   * while a create or recreate of `d` was journalled without an outcome.
+   * exact match other than the one being replaced, made after the trouble began (`fresh`), or
+   * while a create or recreate of `d` was journalled without an outcome (made after that
+   * intent, when the provider says when it made it: an older match is someone else's).
    */
   const replacement = (d: DesiredSubscription, replacing: string | null | undefined, fresh: (o: ObservedSubscription) => boolean) => {
-    const open = input.openIntents?.has(d.name) ?? false;
+    const intent = input.openIntents?.get(d.name);
+    const madeByIntent = (o: ObservedSubscription) => intent !== undefined && (!o.createdAt || o.createdAt.getTime() >= intent.getTime() - 1000);
     return (byFingerprint.get(d.fingerprint) ?? [])
-      .filter((o) => o.remoteId !== replacing && !claimed.has(o.remoteId) && o.status !== 'DISABLED' && (open || fresh(o)))
+      .filter((o) => o.remoteId !== replacing && !claimed.has(o.remoteId) && o.status !== 'DISABLED' && (fresh(o) || madeByIntent(o)))
       .sort(healthiestFirst)[0];
   };
   /** Adopt the replacement, then delete what it replaces (it has no row of its own any more). */
@@ -113,7 +115,7 @@ export function plan(input: PlanInput): PlanResult {
 
     // 1. The provider rejected this exact spec before: wait until the config changes.
     if (r?.state === 'rejected' && r.desiredHash === d.hash) {
-      nextCheck.set(d.name, at(now, input.reconcileEverySeconds));
+      nextCheck.set(d.name, idle(now));
       push({ ...base, action: 'none', reason: Reason.Rejected, message: `rejected by the provider: ${r.lastError ?? 'unknown error'}; change the config to retry` });
       continue;
     }
@@ -250,6 +252,8 @@ export function plan(input: PlanInput): PlanResult {
     if (input.deleteOrphans) push({ provider: input.provider, name: o.remoteId, action: 'delete', rowless: true, reason: Reason.Orphan, remoteId: o.remoteId, message: 'matches nothing declared and deleteOrphans is set; deleting it' });
   }
 
+  // Every subscription left waiting (on its callback, a config change, a confirmation) gets a next check too.
+  for (const a of actions) if (a.action === 'none' && !nextCheck.has(a.name)) nextCheck.set(a.name, idle(now));
   const order = [...actions].sort((a, b) => urgency.get(a)! - urgency.get(b)!);
   return { actions: order, nextCheck, orphans };
 }
@@ -300,9 +304,6 @@ function healthiestFirst(a: ObservedSubscription, b: ObservedSubscription): numb
   return rank(a) - rank(b) || (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0) || a.remoteId.localeCompare(b.remoteId);
 }
 
-function at(now: Date, seconds: number): Date {
-  return new Date(now.getTime() + seconds * 1000);
-}
 
 /** The first of each id, in listing order. */
 function uniqueById(observed: ObservedSubscription[]): ObservedSubscription[] {

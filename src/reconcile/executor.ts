@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
-import { afterAction, normalise, stateOf, type FailureInfo } from '../policy/next.js';
+import { afterAction, idle, normalise, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
 import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
@@ -79,26 +79,11 @@ export class Executor {
         error: extra.error ?? null,
       });
     await journal('intent');
+    // What was done, when it differs from what was planned.
+    const how = { recreated: a.action === 'recreate' };
+    let patch: SubscriptionPatch | undefined;
     try {
-      const patch = await this.#call(a, d, row, (n) => (note = n));
-      if (row && patch) {
-        const written = await store.updateSubscription(row.id, row.version, patch);
-        if (!written) {
-          logger.warn({ provider: account, subscription: a.name }, 'row changed under us (another replica); leaving it to the next pass');
-          await journal('failed', { error: 'fenced: the row version moved', errorCode: 'FENCED' });
-          return { ...a, outcome: 'skipped', error: 'fenced by another writer' };
-        }
-        this.#rows.set(a.name, (row = written));
-      }
-      const newRemoteId = row?.remoteId && (a.action === 'create' || a.action === 'recreate' || row.remoteId !== a.remoteId) ? row.remoteId : undefined;
-      await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
-      metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
-      if (a.action === 'recreate') metrics.recreations.inc({ provider: account, reason: a.reason });
-      logger.info(
-        { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
-        `${a.action} ${a.name}: ${a.message}${note ? `: ${note}` : ''}`,
-      );
-      return { ...a, ...(note ? { message: `${a.message}: ${note}` } : {}), outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
+      patch = await this.#call(a, d, row, (n) => (note = n), how);
     } catch (err) {
       // The lease is gone (or cannot be checked), or the pass was cut short: stop the pass, write nothing more.
       if (err instanceof FencedError || (this.signal?.aborted && !(err instanceof ProviderError))) {
@@ -118,10 +103,30 @@ export class Executor {
       logger.error({ provider: account, subscription: a.name, action: a.action, reason: a.reason, code, err: message }, `${a.action} ${a.name} failed`);
       return { ...a, outcome: 'failed', error: message, errorCode: code };
     }
+    // The provider call succeeded; from here on a failure is the database's, and ends the pass.
+    if (row && patch) {
+      const written = await store.updateSubscription(row.id, row.version, patch);
+      if (!written) {
+        // Another writer moved the row. The intent stays open: the next pass finds what this
+        // call made (a listing, the journal) and adopts it instead of making another.
+        logger.warn({ provider: account, subscription: a.name, remoteId: patch.remoteId }, 'row changed under us (another replica); leaving it to the next pass');
+        return { ...a, outcome: 'skipped', error: 'fenced by another writer' };
+      }
+      this.#rows.set(a.name, (row = written));
+    }
+    const newRemoteId = row?.remoteId && (a.action === 'create' || a.action === 'recreate' || row.remoteId !== a.remoteId) ? row.remoteId : undefined;
+    await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
+    metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
+    if (how.recreated) metrics.recreations.inc({ provider: account, reason: a.reason });
+    logger.info(
+      { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
+      `${a.action} ${a.name}: ${a.message}${note ? `: ${note}` : ''}`,
+    );
+    return { ...a, ...(note ? { message: `${a.message}: ${note}` } : {}), outcome: 'succeeded', ...(newRemoteId ? { newRemoteId } : {}) };
   }
 
   /** The provider calls for one action; returns what to record on the subscription's row. */
-  async #call(a: Action, d: DesiredSubscription | undefined, row: RecordedSubscription | undefined, note: (n: string) => void): Promise<SubscriptionPatch | undefined> {
+  async #call(a: Action, d: DesiredSubscription | undefined, row: RecordedSubscription | undefined, note: (n: string) => void, how: { recreated: boolean }): Promise<SubscriptionPatch | undefined> {
     const p = this.provider;
     const s = this.signal;
     // Expiry is measured from when the call started: a slow answer errs early, never late.
@@ -137,6 +142,7 @@ export class Executor {
           const started = at();
           const still = await p.get(a.remoteId, s);
           if (still) {
+            how.recreated = false;
             note(`the provider still has ${a.remoteId}; bound to it again`);
             return this.#bound(a, d!, row, still, started, { owned: true, fresh: false, lifetime: row?.lifetimeSeconds ?? null });
           }
@@ -162,12 +168,13 @@ export class Executor {
             note('enabled again with PATCH');
             return this.#bound(a, d!, row, o, started, { fresh: false, lifetime: null });
           } catch (err) {
-            if (s?.aborted || err instanceof FencedError) throw err;
+            // Only a refusal falls back to recreating: a timeout or a 503 is retried as it is (a new subscription gets a new signing key).
+            if (!(err instanceof ProviderError) || err.retry !== 'terminal') throw err;
             await p.delete(a.remoteId, s);
             const started = at();
             const created = await p.create(d!, s);
             note(`enabling failed (${errorMessage(err)}); deleted and created again`);
-            this.deps.metrics.recreations.inc({ provider: p.account, reason: a.reason });
+            how.recreated = true;
             return { ...this.#bound(a, d!, row, created, started, { owned: true, fresh: true }), previousRemoteId: a.remoteId };
           }
         }
@@ -203,7 +210,9 @@ export class Executor {
     const now = this.deps.clock.now();
     const o = normalise(answer, receivedAt);
     // Right after a create or renew, expiresIn is the lifetime the provider granted.
-    const lifetime = how.fresh ? (answer.expiresIn ?? lifetimeFrom(o, receivedAt)) : (how.lifetime ?? null);
+    // An answer whose expiry is already past tells no lifetime: keep the one known before.
+    const granted = answer.expiresIn !== undefined && answer.expiresIn >= 1 ? answer.expiresIn : undefined;
+    const lifetime = how.fresh ? (granted ?? lifetimeFrom(o, receivedAt) ?? row?.lifetimeSeconds ?? null) : (how.lifetime ?? null);
     this.#observed.set(o.remoteId, o);
     const next = afterAction(
       { state: row?.state ?? 'pending', failureCount: row?.failureCount ?? 0, expiresAt: row?.expiresAt ?? null, lastRenewedAt: row?.lastRenewedAt ?? null },
@@ -243,28 +252,35 @@ export class Executor {
     };
   }
 
-  /** Nothing to do: keep the row's observation and next check current (written only on change). */
+  /**
+   * Nothing to call: keep the row's next check right (policy/next.ts decides whether it must
+   * move) and, for a bound subscription, its observation; written only on change.
+   */
   async #touch(a: Action): Promise<void> {
     const row = this.#rows.get(a.name);
     const d = this.#desired.get(a.name);
     const next = this.result.nextCheck.get(a.name);
-    if (!row || !d || !next || a.action !== 'none' || a.record !== 'observation') return;
-    const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;
+    if (!row || a.action !== 'none') return;
+    const now = this.deps.clock.now();
     const patch: SubscriptionPatch = {};
-    if (Math.abs(row.nextCheckAt.getTime() - next.getTime()) >= 1000) patch.nextCheckAt = next;
-    if (o && o.status !== row.status) {
-      patch.status = o.status;
-      patch.state = stateOf(o);
-    }
-    // Expiry measured from a listing moves by the listing's latency: a second either way is no change.
-    if (o && !sameSecond(o.expiresAt ?? null, row.expiresAt)) patch.expiresAt = o.expiresAt ?? null;
-    if (row.desiredHash !== d.hash) patch.desiredHash = d.hash;
-    if (row.state === 'rejected' || row.state === 'failing') {
-      patch.state = o ? stateOf(o) : row.state;
-      patch.failureCount = 0;
+    const moved = next ? touchedCheck(row.nextCheckAt, next, now) : undefined;
+    if (moved) patch.nextCheckAt = moved;
+    if (a.record === 'observation' && d) {
+      const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;
+      if (o && o.status !== row.status) {
+        patch.status = o.status;
+        patch.state = stateOf(o);
+      }
+      // Expiry measured from a listing moves by the listing's latency: a second either way is no change.
+      if (o && !sameSecond(o.expiresAt ?? null, row.expiresAt)) patch.expiresAt = o.expiresAt ?? null;
+      if (row.desiredHash !== d.hash) patch.desiredHash = d.hash;
+      if (row.state === 'rejected' || row.state === 'failing') {
+        patch.state = o ? stateOf(o) : row.state;
+        patch.failureCount = 0;
+      }
     }
     if (Object.keys(patch).length === 0) return;
-    patch.lastObservedAt = this.deps.clock.now();
+    if (a.record === 'observation') patch.lastObservedAt = now;
     const written = await this.deps.store.updateSubscription(row.id, row.version, patch);
     if (written) this.#rows.set(a.name, written);
   }
@@ -275,7 +291,7 @@ export class Executor {
     const row = d ? await this.#ensureRow(d) : undefined;
     if (!row) return;
     const now = this.deps.clock.now();
-    const written = await this.deps.store.updateSubscription(row.id, row.version, { presumedDisabledAt: now, state: 'disabled', lastObservedAt: now, nextCheckAt: new Date(now.getTime() + this.reconcileEverySeconds * 1000) });
+    const written = await this.deps.store.updateSubscription(row.id, row.version, { presumedDisabledAt: now, state: 'disabled', lastObservedAt: now, nextCheckAt: idle(now) });
     if (!written) return;
     this.#rows.set(a.name, written);
     await this.deps.store.appendHistory({ at: now, actionId: randomUUID(), provider: a.provider, name: a.name, action: 'none', reason: a.reason, message: a.message, phase: 'succeeded', remoteId: a.remoteId ?? null });
@@ -304,8 +320,9 @@ function sameSecond(a: Date | null, b: Date | null): boolean {
   return a === null || b === null ? a === b : Math.abs(a.getTime() - b.getTime()) < 1000;
 }
 
-function lifetimeFrom(o: ObservedSubscription, now: Date): number | null {
-  return o.expiresAt ? Math.max(1, Math.round((o.expiresAt.getTime() - now.getTime()) / 1000)) : null;
+function lifetimeFrom(o: ObservedSubscription, receivedAt: Date): number | undefined {
+  const left = o.expiresAt ? Math.round((o.expiresAt.getTime() - receivedAt.getTime()) / 1000) : 0;
+  return left >= 1 ? left : undefined;
 }
 
 /** What the policy needs to know of a failure. */

@@ -4,7 +4,8 @@ import { ProviderError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { normalise } from '../policy/next.js';
-import { plan } from '../policy/plan.js';
+import { plan, type PlanResult } from '../policy/plan.js';
+import { renewAt } from '../policy/timing.js';
 import type { Provider } from '../providers/types.js';
 import type { Store } from '../store/types.js';
 import type { Prober } from '../watchdog/prober.js';
@@ -30,15 +31,10 @@ export interface ReconcilerDeps {
   rand?: () => number;
   /** Callback health (targets as last probed) and the sink for passive signals. */
   prober?: Prober;
-  /** This process, as lease holder: "host:pid:random". */
+  /** This process, as lease holder: "host:pid:random", unique to the process. */
   holder: string;
-  /** How long a lease lasts unless renewed (each provider write renews it). */
+  /** How long a lease lasts unless renewed (the heartbeat and each provider write renew it). */
   leaseTtlSeconds: number;
-  /**
-   * True when a lease holder is known to be gone (a process of this host that no longer
-   * exists): its accounts are taken over at once instead of when its leases expire.
-   */
-  holderGone?: (holder: string) => boolean;
 }
 
 export type Outcome = 'planned' | 'succeeded' | 'failed' | 'skipped';
@@ -88,43 +84,82 @@ export class Reconciler {
   readonly #held = new Map<string, AccountLease>();
 
   /**
-   * One pass over an account, holding its lease: taken when free or expired (or renewed when
-   * already ours), proven before every provider write, and kept after the pass so the same
-   * replica keeps the account; another replica takes it over only once it expires. A pass
-   * that loses its lease stops before its next write.
+   * One pass over an account, holding its lease: the one this replica already holds (proven
+   * still ours), else taken when free or expired; proven again before every provider write
+   * and kept alive by the heartbeat. The lease is kept after the pass, so the same replica
+   * keeps the account; another replica takes it over only once it expires. A pass that
+   * loses its lease stops before its next write.
    */
   async pass(account: string, opts: PassOptions = {}): Promise<PassReport> {
     const provider = this.deps.providers.get(account);
     if (!provider) return { provider: account, actions: [], orphans: [], error: `no provider account named ${account}` };
     if (opts.dryRun) return this.#pass(provider, opts);
-    const { store, holder, leaseTtlSeconds } = this.deps;
-    const token = (await store.acquireLease(account, holder, leaseTtlSeconds)) ?? (await this.#takeOverFromGone(account));
-    if (token === undefined) {
-      this.#held.delete(account);
-      return { provider: account, actions: [], orphans: [], skipped: true, error: 'another hookwarden replica holds this account' };
-    }
-    const lease = new AccountLease(store, account, holder, token, leaseTtlSeconds);
-    if (!this.#held.has(account)) this.deps.logger.info({ provider: account, holder, token: String(token) }, 'took the account lease');
-    this.#held.set(account, lease);
+    const lease = await this.#lease(account);
+    if (!lease) return { provider: account, actions: [], orphans: [], skipped: true, error: 'another hookwarden replica holds this account' };
     try {
       return await this.#pass(fenced(provider, lease), opts);
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
-      this.#held.delete(account);
+      if (this.#held.get(account) === lease) this.#held.delete(account);
       this.deps.logger.warn({ provider: account, err: err.message }, 'pass stopped before its next provider write: lease lost');
       return { provider: account, actions: [], orphans: [], error: err.message, fenced: true };
     }
   }
 
-  /** The account's lease, taken from a holder that is known to have died (it cannot write any more). */
-  async #takeOverFromGone(account: string): Promise<bigint | undefined> {
-    const { store, holder, leaseTtlSeconds, holderGone } = this.deps;
-    if (!holderGone) return undefined;
+  async #lease(account: string): Promise<AccountLease | undefined> {
+    const { store, holder, leaseTtlSeconds } = this.deps;
+    const held = this.#held.get(account);
+    if (held) {
+      try {
+        await held.assert();
+        return held;
+      } catch (err) {
+        this.#held.delete(account);
+        if (!(err instanceof FencedError) || err.cause) throw err;
+      }
+    }
+    await store.announce(holder);
+    const token = (await store.acquireLease(account, holder, leaseTtlSeconds)) ?? (await this.#takeOverFromAbsent(account));
+    if (token === undefined) return undefined;
+    const lease = new AccountLease(store, account, holder, token, leaseTtlSeconds);
+    this.deps.logger.info({ provider: account, holder, token: String(token) }, 'took the account lease');
+    this.#held.set(account, lease);
+    return lease;
+  }
+
+  /**
+   * The account's lease, taken at once from a holder that no live database session announces
+   * (its process died): no need to wait for its lease to expire. A paused process keeps its
+   * session, so it is waited for; a live one that lost its connection is fenced off, which is
+   * safe (every write proves its token) and costs it only this account.
+   */
+  async #takeOverFromAbsent(account: string): Promise<bigint | undefined> {
+    const { store, holder, leaseTtlSeconds } = this.deps;
     const current = (await store.listLeases()).find((l) => l.account === account);
-    if (!current || !holderGone(current.holder)) return undefined;
+    if (!current || current.holder === holder || !(await store.holderAbsent(current.holder))) return undefined;
     const token = await store.takeOverLease(account, holder, leaseTtlSeconds, { holder: current.holder, token: current.token });
-    if (token !== undefined) this.deps.logger.warn({ provider: account, from: current.holder }, 'took over the account from a process of this host that is gone');
+    if (token !== undefined) this.deps.logger.warn({ provider: account, from: current.holder }, 'took the account over from a replica that is gone');
     return token;
+  }
+
+  /**
+   * Keeps every held lease alive (one UPDATE for all of them); forgets those found expired or
+   * taken over. A process that stops (SIGSTOP, a frozen VM) stops its heartbeat with it.
+   */
+  async heartbeat(): Promise<void> {
+    await this.deps.store.announce(this.deps.holder);
+    if (this.#held.size === 0) return;
+    const still = new Set(await this.deps.store.extendLeases(this.deps.holder, this.deps.leaseTtlSeconds));
+    for (const a of [...this.#held.keys()]) {
+      if (still.has(a)) continue;
+      this.#held.delete(a);
+      this.deps.logger.warn({ provider: a }, 'the account lease expired or was taken over; another replica acts on it now');
+    }
+  }
+
+  /** Whether this replica holds the account's lease (as of its last check). */
+  holds(account: string): boolean {
+    return this.#held.has(account);
   }
 
   /** Lets every held account go at once, so another replica takes over without waiting for expiry. */
@@ -142,7 +177,7 @@ export class Reconciler {
       // gather: one listing of the account (all pages), and what Postgres remembers.
       let observed: ObservedSubscription[];
       const recorded = await store.listSubscriptions(account);
-      const openIntents = opts.dryRun ? new Set<string>() : await store.openIntents(account);
+      const openIntents = opts.dryRun ? new Map<string, Date>() : await store.openIntents(account);
       // Expiry is measured from when the listing started: a slow listing errs early, never late.
       const listedAt = clock.now();
       try {
@@ -153,8 +188,13 @@ export class Reconciler {
         const code = err instanceof ProviderError ? err.code : 'ERROR';
         metrics.providerErrors.inc({ provider: account, code });
         logger.error({ provider: account, code, err: errorMessage(err) }, 'listing subscriptions failed; will retry');
-        if (!opts.dryRun) await this.#postponeAfterListFailure(account, recorded, err);
-        return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
+        if (opts.dryRun) return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
+        // Renewals that cannot wait for the next listing are made by the recorded id.
+        const urgent = renewalsWithoutListing(provider, this.settings.desired, recorded, clock.now());
+        const reports = urgent.actions.length ? await new Executor(this.deps, provider, this.settings.desired.filter((d) => d.provider === account), [], recorded, urgent, this.settings.reconcileEverySeconds, opts.signal).run() : [];
+        const after = reports.length ? await store.listSubscriptions(account) : recorded;
+        await this.#postponeAfterListFailure(account, after, err);
+        return { provider: account, actions: reports, orphans: [], error: errorMessage(err) };
       }
       const now = clock.now();
       const desired = this.settings.desired.filter((d) => d.provider === account);
@@ -208,4 +248,24 @@ export class Reconciler {
       if (next) await this.deps.store.updateSubscription(r.id, r.version, { nextCheckAt: next, lastError: errorMessage(err), lastErrorCode: info.code });
     }
   }
+}
+
+/**
+ * The listing failed, and some bound subscriptions are due for renewal: renew them by the
+ * id recorded for them rather than let them expire waiting for a listing. (A renewal of a
+ * subscription the provider lost answers 404; the next listing recreates it.)
+ */
+function renewalsWithoutListing(provider: Provider, desired: DesiredSubscription[], recorded: RecordedSubscription[], now: Date): PlanResult {
+  const actions: Action[] = [];
+  if (!provider.capabilities.renew) return { actions, nextCheck: new Map(), orphans: [] };
+  const wanted = new Map(desired.filter((d) => d.provider === provider.account).map((d) => [d.name, d]));
+  for (const r of recorded) {
+    const d = wanted.get(r.name);
+    if (!d || !r.remoteId || !r.expiresAt || r.lifetimeSeconds === null || r.state === 'deleted' || r.state === 'rejected' || r.state === 'disabled') continue;
+    if (r.failureCount > 0 && r.nextCheckAt > now) continue;
+    if (renewAt(r.expiresAt, r.lifetimeSeconds, d.renewBefore, d.name) > now) continue;
+    actions.push({ provider: r.provider, name: r.name, action: 'renew', reason: Reason.RenewalDue, remoteId: r.remoteId, message: `expires at ${r.expiresAt.toISOString()} and the listing failed; renewing by the recorded id` });
+  }
+  actions.sort((a, b) => (recorded.find((r) => r.name === a.name)!.expiresAt!.getTime() - recorded.find((r) => r.name === b.name)!.expiresAt!.getTime()));
+  return { actions, nextCheck: new Map(), orphans: [] };
 }

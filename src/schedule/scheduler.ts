@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   concurrency: number;
   /** Deadline of one pass: its provider calls are aborted then. */
   passTimeoutSeconds?: number;
+  /** Held leases are extended every third of this. */
+  leaseTtlSeconds?: number;
   allowMassDelete?: boolean;
   /** node-cron expression of the wake-up; every second by default. */
   wakeEvery?: string;
@@ -59,6 +61,8 @@ export class Scheduler {
   readonly #ticking = new Set<Promise<unknown>>();
   #probing: Promise<void> | undefined;
   #lastPrune: number | undefined;
+  #lastHeartbeat = 0;
+  #heartbeat: Promise<void> | undefined;
   #storeUp = true;
   #storeFailures = 0;
   #storeRetryAt = 0;
@@ -113,6 +117,7 @@ export class Scheduler {
     if (this.#abort.signal.aborted) return { passes: [] };
     try {
       if (!(await this.#storeReachable())) return { passes: [] };
+      this.#beat();
       const probing = (this.#probing ??= this.probe().finally(() => (this.#probing = undefined)));
       const passes = await this.#startPasses();
       const polling = this.opts.deliveries?.pollDue(this.#abort.signal);
@@ -124,6 +129,17 @@ export class Scheduler {
     } finally {
       this.#lastWake = this.opts.clock.now().getTime();
     }
+  }
+
+  /** The lease heartbeat, every third of the TTL, in the background (a pass never waits for it). */
+  #beat(): void {
+    const now = this.opts.clock.now().getTime();
+    if (this.#heartbeat || now - this.#lastHeartbeat < ((this.opts.leaseTtlSeconds ?? 60) * 1000) / 3) return;
+    this.#lastHeartbeat = now;
+    this.#heartbeat = this.opts.reconciler
+      .heartbeat()
+      .catch((err) => this.#checkStore(err))
+      .finally(() => (this.#heartbeat = undefined));
   }
 
   /** While the store is down, only a ping is tried, at the backoff's pace. */
@@ -213,6 +229,8 @@ export class Scheduler {
     const signal = AbortSignal.any([this.#abort.signal, deadline]);
     try {
       const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal });
+      // A lease that could not be confirmed may mean the database is gone.
+      if (r.fenced) await this.opts.store.ping().catch((err) => this.#storeDown(err));
       // An account another replica holds counts as looked at: a standby is ready too, and
       // tries again at the next periodic pass, or as soon as the account has due rows.
       this.#finished(a, started, !r.skipped);
@@ -257,7 +275,7 @@ export class Scheduler {
   async stop(graceMs = 8000): Promise<void> {
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([...this.#ticking, this.#probing, this.opts.deliveries?.running, ...this.#inflight.values()]);
+    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.opts.deliveries?.running, ...this.#inflight.values()]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);

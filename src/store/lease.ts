@@ -13,13 +13,12 @@ export class FencedError extends Error {
 /**
  * One replica's hold on one provider account, proven before each provider write.
  * `assert()` extends the lease in Postgres only if this holder still has this token and the
- * lease has not expired by Postgres' clock: a replica stopped with SIGSTOP past its lease,
- * or cut off from the database, cannot write when it resumes. The check uses the database's
- * time, and a local monotonic clock guards the moment between the check and the call.
+ * lease has not expired by Postgres' clock: a replica stopped with SIGSTOP past its lease
+ * (its heartbeat stopped with it), or cut off from the database, cannot write when it
+ * resumes. What no lease can close is the moment between the check and the request leaving
+ * the process; the check is made immediately before each call to keep it to that.
  */
 export class AccountLease {
-  #checkedAt = -Infinity;
-
   constructor(
     private readonly store: LeaseStore,
     readonly account: string,
@@ -37,12 +36,6 @@ export class AccountLease {
       throw new FencedError(`cannot confirm the lease on ${this.account}: ${(err as Error).message}`, { cause: err });
     }
     if (!held) throw new FencedError(`the lease on ${this.account} was lost (expired, or taken over by another replica)`);
-    this.#checkedAt = performance.now();
-  }
-
-  /** True while the last successful check is recent enough to act on (half the TTL). */
-  get fresh(): boolean {
-    return performance.now() - this.#checkedAt < (this.ttlSeconds * 1000) / 2;
   }
 
   release(): Promise<void> {

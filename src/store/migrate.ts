@@ -118,3 +118,18 @@ export async function waitForDatabase(databaseUrl: string, opts: { signal?: Abor
     }
   }
 }
+
+/** One quick try: does the database answer now? */
+export async function databaseAnswers(databaseUrl: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000, query_timeout: 3000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

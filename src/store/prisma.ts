@@ -16,7 +16,12 @@ export class PrismaStore implements Store {
    * ordinary events, never a reason to end the process. Queries fail fast while the database
    * is away (connect and query timeouts), so a pass aborts instead of hanging.
    */
+  readonly #url: string;
+  /** The connection whose session announces this process as a lease holder. */
+  #presence: pg.Client | undefined;
+
   constructor(databaseUrl: string, opts: { onError?: (err: Error) => void; max?: number } = {}) {
+    this.#url = databaseUrl;
     const onError = opts.onError ?? (() => {});
     this.#pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -92,7 +97,16 @@ export class PrismaStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#prisma.$queryRaw`SELECT 1`;
+    // Not through the pool: a saturated pool must not look like an unreachable database,
+    // and an unreachable one must answer within seconds.
+    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 3000, query_timeout: 3000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   async acquireLease(account: string, holder: string, ttlSeconds: number): Promise<bigint | undefined> {
@@ -100,10 +114,38 @@ export class PrismaStore implements Store {
       INSERT INTO account_lease (account, holder, token, "expiresAt", "acquiredAt", "renewedAt")
       VALUES (${account}, ${holder}, 1, now() + make_interval(secs => ${ttlSeconds}), now(), now())
       ON CONFLICT (account) DO UPDATE
-        SET holder = EXCLUDED.holder, token = account_lease.token + 1, "expiresAt" = EXCLUDED."expiresAt", "acquiredAt" = now(), "renewedAt" = now()
+        SET holder = EXCLUDED.holder, token = account_lease.token + 1, "expiresAt" = EXCLUDED."expiresAt", "renewedAt" = now(),
+            "acquiredAt" = CASE WHEN account_lease.holder = EXCLUDED.holder THEN account_lease."acquiredAt" ELSE now() END
         WHERE account_lease."expiresAt" <= now() OR account_lease.holder = EXCLUDED.holder
       RETURNING token`;
     return rows[0]?.token;
+  }
+
+  async announce(holder: string): Promise<boolean> {
+    if (this.#presence) return true;
+    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 3000, query_timeout: 5000, keepAlive: true });
+    // Losing this connection (a database restart) only ends the announcement; the next heartbeat makes it again.
+    client.on('error', () => {
+      if (this.#presence === client) this.#presence = undefined;
+    });
+    client.on('end', () => {
+      if (this.#presence === client) this.#presence = undefined;
+    });
+    try {
+      await client.connect();
+      await client.query("SELECT pg_advisory_lock(hashtext('hookwarden:holder'), hashtext($1))", [holder]);
+      this.#presence = client;
+      return true;
+    } catch {
+      await client.end().catch(() => {});
+      return false;
+    }
+  }
+
+  async holderAbsent(holder: string): Promise<boolean> {
+    // A transaction-scoped try-lock: taken only if no session holds the holder's lock; released at commit.
+    const [row] = await this.#prisma.$transaction([this.#prisma.$queryRaw<{ free: boolean }[]>`SELECT pg_try_advisory_xact_lock(hashtext('hookwarden:holder'), hashtext(${holder})) AS free`]);
+    return Boolean(row?.[0]?.free);
   }
 
   async takeOverLease(account: string, holder: string, ttlSeconds: number, from: { holder: string; token: bigint }): Promise<bigint | undefined> {
@@ -112,6 +154,14 @@ export class PrismaStore implements Store {
       WHERE account = ${account} AND holder = ${from.holder} AND token = ${from.token}
       RETURNING token`;
     return rows[0]?.token;
+  }
+
+  async extendLeases(holder: string, ttlSeconds: number): Promise<string[]> {
+    const rows = await this.#prisma.$queryRaw<{ account: string }[]>`
+      UPDATE account_lease SET "expiresAt" = now() + make_interval(secs => ${ttlSeconds}), "renewedAt" = now()
+      WHERE holder = ${holder} AND "expiresAt" > now()
+      RETURNING account`;
+    return rows.map((r) => r.account);
   }
 
   async renewLease(account: string, holder: string, token: bigint, ttlSeconds: number): Promise<boolean> {
@@ -129,14 +179,14 @@ export class PrismaStore implements Store {
     return this.#prisma.accountLease.findMany({ orderBy: { account: 'asc' } });
   }
 
-  async openIntents(provider: string): Promise<Set<string>> {
+  async openIntents(provider: string): Promise<Map<string, Date>> {
     // The latest create or recreate of each name, when it has only its intent row.
     // Served by the (provider, action, name, id) index: only creates and recreates are read, never renewals.
-    const rows = await this.#prisma.$queryRaw<{ name: string; phase: string }[]>`
-      SELECT DISTINCT ON (name) name, phase FROM history
+    const rows = await this.#prisma.$queryRaw<{ name: string; phase: string; at: Date }[]>`
+      SELECT DISTINCT ON (name) name, phase, at FROM history
       WHERE provider = ${provider} AND action IN ('create', 'recreate') AND at > now() - interval '1 day'
       ORDER BY name, id DESC`;
-    return new Set(rows.filter((r) => r.phase === 'intent').map((r) => r.name));
+    return new Map(rows.filter((r) => r.phase === 'intent').map((r) => [r.name, r.at]));
   }
 
   async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {
@@ -185,6 +235,8 @@ export class PrismaStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.#presence?.end().catch(() => {});
+    this.#presence = undefined;
     await this.#prisma.$disconnect().catch(() => {});
     await this.#pool.end().catch(() => {});
   }

@@ -65,8 +65,18 @@ export interface LeaseStore {
   acquireLease(account: string, holder: string, ttlSeconds: number): Promise<bigint | undefined>;
   /** Extends the lease only while this holder still has it with this token and it has not expired. */
   renewLease(account: string, holder: string, token: bigint, ttlSeconds: number): Promise<boolean>;
-  /** Takes the account from a holder known to be gone (same token still in place): the new token, else undefined. */
+  /**
+   * Announces this holder as alive for as long as this process keeps its database session (a
+   * session advisory lock on a connection of its own). Called again, it re-establishes the
+   * announcement if the connection was lost. Resolves true while it is in place.
+   */
+  announce(holder: string): Promise<boolean>;
+  /** True when no live session announces this holder: its process died (or lost its database connection). */
+  holderAbsent(holder: string): Promise<boolean>;
+  /** Takes the account from a holder found absent, if that holder still has it with that token: the new token, else undefined. */
   takeOverLease(account: string, holder: string, ttlSeconds: number, from: { holder: string; token: bigint }): Promise<bigint | undefined>;
+  /** Extends every unexpired lease of this holder (the heartbeat); returns the accounts still held. */
+  extendLeases(holder: string, ttlSeconds: number): Promise<string[]>;
   /** Lets the account go at once (another replica may take it on its next wake-up). */
   releaseLease(account: string, holder: string, token: bigint): Promise<void>;
   listLeases(): Promise<LeaseRow[]>;
@@ -74,7 +84,7 @@ export interface LeaseStore {
 
 /** What Postgres remembers. The Prisma implementation is the only place that imports @prisma/client. */
 export interface Store extends LeaseStore {
-  /** A round trip to the database; throws when it is unreachable. */
+  /** A round trip to the database on a connection of its own, with a short timeout; throws when it is unreachable. */
   ping(): Promise<void>;
   listSubscriptions(provider?: string): Promise<RecordedSubscription[]>;
   /** null when a row for (provider, name) already exists (another replica was first). */
@@ -92,8 +102,8 @@ export interface Store extends LeaseStore {
   markDue(provider: string, now: Date): Promise<void>;
   /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
   dueProviders(now: Date): Promise<string[]>;
-  /** Names of the account whose last create or recreate was journalled as intended, with no outcome recorded. */
-  openIntents(provider: string): Promise<Set<string>>;
+  /** Names of the account whose last create or recreate was journalled as intended with no outcome recorded, and when. */
+  openIntents(provider: string): Promise<Map<string, Date>>;
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
   syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;
   listTargets(): Promise<RecordedTarget[]>;

@@ -16,6 +16,8 @@ export interface DeliveryPollerDeps {
   prober?: Prober;
   desired: DesiredSubscription[];
   everySeconds: number;
+  /** Whether this replica holds the account's lease; polls are left to the holder. */
+  holds?: (account: string) => boolean;
 }
 
 /** Response texts are the receiver's words: kept short. */
@@ -46,6 +48,8 @@ export class DeliveryPoller {
     for (const account of this.accounts) {
       const last = this.#lastPoll.get(account);
       if (this.#running.has(account) || (last !== undefined && now - last < this.deps.everySeconds * 1000)) continue;
+      // Only the replica that holds the account polls it: the provider's rate limit is per token, not per replica.
+      if (this.deps.holds && !this.deps.holds(account)) continue;
       this.#lastPoll.set(account, now);
       const p = this.pollAccount(account, signal)
         .catch((err) => this.deps.logger.error({ provider: account, err: errorMessage(err) }, 'polling delivery statuses failed'))

@@ -18,7 +18,8 @@ async function setup(subs = [{ name: 'agents' }, { name: 'queues', family: ['QUE
   const db = await freshDatabase(migrated);
   const clientId = `client-${Math.random().toString(36).slice(2, 10)}`;
   const port = await freePort();
-  const yaml = `database:\n  url: ${db.url}\nserver:\n  listen: 127.0.0.1:${port}\n` + infinityYaml(sandbox.url, subs, { clientId });
+  // A short lease: a restarted (new) process takes over a killed one's accounts within seconds.
+  const yaml = `database:\n  url: ${db.url}\nserver:\n  listen: 127.0.0.1:${port}\n` + infinityYaml(sandbox.url, subs, { clientId }).replace('defaults:\n', 'defaults:\n  leaseTtl: 5s\n');
   return { db, clientId, port, file: writeTemp('hookwarden.yaml', yaml), subs: () => sandbox.subscriptions(clientId) };
 }
 

@@ -67,3 +67,22 @@ describe('crash windows', () => {
     expect(row!.remoteId).toBe(subs[0]!.subscriptionId);
   });
 });
+
+describe('a listing that fails when a renewal is due', () => {
+  it('renews by the recorded id instead of letting the subscription expire; a day of Retry-After postpones nothing past expiry', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }, { name: 'b' }] });
+    await stack.app.reconciler.pass('infinity');
+    stack.clock.advance(45); // both renewals due (60 s lifetime, a third before expiry)
+    stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions', status: 500, retryAfterSeconds: 86400, count: 10 });
+    const renews = stack.sandbox.server.count('renew');
+    const r = await stack.app.reconciler.pass('infinity');
+    expect(r.error).toMatch(/HTTP 500/);
+    expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`).sort()).toEqual(['a:renew:succeeded', 'b:renew:succeeded']);
+    expect(stack.sandbox.server.count('renew') - renews).toBe(2);
+    for (const row of await stack.app.store.listSubscriptions('infinity')) {
+      // Renewed: next look at the new renewal time, well before the new expiry.
+      expect(row.nextCheckAt.getTime()).toBeLessThan(row.expiresAt!.getTime());
+      expect(row.expiresAt!.getTime()).toBeGreaterThan(stack.clock.now().getTime() + 50_000);
+    }
+  });
+});

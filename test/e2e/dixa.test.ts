@@ -72,13 +72,19 @@ describe('Dixa webhook subscriptions', () => {
     expect(h.find((x) => x.action === 'reactivate' && x.phase === 'succeeded')!.message).toMatch(/enabled again with PATCH$/);
   });
 
-  it('creates it again when enabling it fails, and says so', async () => {
+  it('creates it again when enabling it is refused, and says so (a 5xx is only retried)', async () => {
     stack = await startDixaStack();
     const s = stack;
     await s.app.reconciler.pass('dixa');
     const old = byName(s, 'notes');
     old.enabled = false;
-    s.dixa.addFault({ method: 'PATCH', status: 500 });
+    // A server error is retried as it is: a new subscription would get a new signing key.
+    s.dixa.addFault({ method: 'PATCH', status: 503 });
+    const retried = (await s.app.reconciler.pass('dixa')).actions.find((x) => x.name === 'notes')!;
+    expect(retried).toMatchObject({ action: 'reactivate', outcome: 'failed' });
+    expect(byName(s, 'notes').id).toBe(old.id);
+    s.clock.advance(600);
+    s.dixa.addFault({ method: 'PATCH', status: 400 });
     const r = await s.app.reconciler.pass('dixa');
     const a = r.actions.find((x) => x.name === 'notes')!;
     expect(a).toMatchObject({ action: 'reactivate', outcome: 'succeeded' });
@@ -88,7 +94,7 @@ describe('Dixa webhook subscriptions', () => {
     expect(hooks(s)).toHaveLength(2);
     const h = await s.app.store.history({ name: 'notes' });
     const done = h.find((x) => x.action === 'reactivate' && x.phase === 'succeeded')!;
-    expect(done.message).toMatch(/enabling failed \(.*HTTP 500.*\); deleted and created again$/);
+    expect(done.message).toMatch(/enabling failed \(.*HTTP 400.*\); deleted and created again$/);
     expect(done.previousRemoteId).toBe(old.id);
     const [row] = (await s.app.store.listSubscriptions()).filter((x) => x.name === 'notes');
     expect(row).toMatchObject({ remoteId: a.newRemoteId, previousRemoteId: old.id, state: 'active' });

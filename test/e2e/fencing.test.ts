@@ -41,8 +41,8 @@ describe('fencing between replicas', () => {
     expect(stack.sandbox.server.count('renew') - renewsBefore).toBe(3);
     expect(stack.sandbox.subscriptions('client-a')).toHaveLength(2);
     const leases = await query<{ holder: string; token: string }>(stack.dbUrl, 'SELECT holder, token FROM account_lease');
-    // Every acquisition takes a new token: A's two passes had 1 and 2.
-    expect(leases).toEqual([{ holder: 'replica-2', token: '3' }]);
+    // A kept token 1 over its two passes; B's takeover took the next one.
+    expect(leases).toEqual([{ holder: 'replica-2', token: '2' }]);
     // While B holds the account, A's next pass is skipped.
     expect((await a.reconciler.pass('infinity')).skipped).toBe(true);
     // Status and /metrics say which replica holds which account.

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   afterAction,
   afterListFailure,
+  DOWN_RETRY_CAP_SECONDS,
   effectiveExpiry,
+  IDLE_RECHECK_SECONDS,
+  touchedCheck,
   MAX_RETRY_AFTER_SECONDS,
   MIN_RETRY_SECONDS,
   minRenewGapSeconds,
@@ -10,6 +13,7 @@ import {
   retryDelaySeconds,
   type FailureInfo,
 } from '../../src/policy/next.js';
+import { renewAt } from '../../src/policy/timing.js';
 import { desired, NOW, observed, recorded, secondsFromNow } from '../fixtures/builders.js';
 
 const timing = { now: NOW, reconcileEverySeconds: 60, rand01: 0.5, renews: true };
@@ -58,8 +62,8 @@ describe('afterAction', () => {
     const next = afterAction(recorded('a'), 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, d, timing);
     expect(next.state).toBe('active');
     expect(next.failureCount).toBe(0);
-    // Periodic pass (60 s) comes before the renewal (about 600 s).
-    expect(secondsUntil(next.nextCheckAt)).toBe(60);
+    // The renewal time itself (the periodic pass comes anyway, from memory): an idle pass has nothing to write.
+    expect(next.nextCheckAt.getTime()).toBe(renewAt(o.expiresAt!, 900, d.renewBefore, 'a').getTime());
   });
   it('a skewed expiry already past after a renewal: bounded rate, never every wake-up', () => {
     const o = observed('r1', { expiresAt: secondsFromNow(-3600), expiresIn: 900 });
@@ -70,9 +74,11 @@ describe('afterAction', () => {
   it.each([
     { name: 'retryable: failing, backoff', action: 'renew' as const, e: err(), state: 'failing', delay: 1 },
     { name: 'a one-day Retry-After still lands before expiry', action: 'renew' as const, e: err({ code: 'PROVIDER_RATE_LIMITED', retryAfterSeconds: 86400 }), state: 'failing', delay: 100 },
-    { name: 'terminal on create: rejected until the config changes', action: 'create' as const, e: err({ code: 'PROVIDER_BAD_REQUEST', retry: 'terminal' }), state: 'rejected', delay: 60 },
+    { name: 'terminal on create: rejected until the config changes (the periodic pass looks anyway)', action: 'create' as const, e: err({ code: 'PROVIDER_BAD_REQUEST', retry: 'terminal' }), state: 'rejected', delay: IDLE_RECHECK_SECONDS },
     { name: 'a 404 under a renew is no rejection: retried (the plan recreates it)', action: 'renew' as const, e: err({ code: 'PROVIDER_NOT_FOUND', retry: 'terminal' }), state: 'failing', delay: 1 },
     { name: 'auth: slowly, but before expiry', action: 'renew' as const, e: err({ code: 'PROVIDER_AUTH_FAILED', retry: 'auth' }), state: 'failing', delay: 60 },
+    // Nothing is delivered while the subscription is missing: a day of Retry-After becomes a minute.
+    { name: 'a missing subscription is tried again within a minute, whatever Retry-After says', action: 'create' as const, e: err({ code: 'PROVIDER_RATE_LIMITED', retryAfterSeconds: 86400 }), state: 'failing', delay: DOWN_RETRY_CAP_SECONDS },
   ])('$name', ({ action, e, state, delay }) => {
     const row = recorded('a', { expiresAt: secondsFromNow(300), failureCount: 0 });
     const next = afterAction(row, action, { ok: false, error: e }, d, timing);
@@ -101,5 +107,19 @@ describe('nextCheckFor', () => {
   });
   it('a PENDING subscription is looked at again shortly', () => {
     expect(secondsUntil(nextCheckFor(desired('a'), observed('r1', { status: 'PENDING' }), 900, null, timing))).toBe(5);
+  });
+});
+
+describe('touchedCheck: an idle pass writes nothing', () => {
+  it.each([
+    { name: 'unchanged: no write', recorded: 600, wanted: 600, want: undefined },
+    { name: 'within a second: no write', recorded: 600, wanted: 600.4, want: undefined },
+    { name: 'later than recorded and the row not due: no write', recorded: 600, wanted: 86400, want: undefined },
+    { name: 'sooner than recorded: written', recorded: 600, wanted: 30, want: 30 },
+    // A row left due would make its account due on every wake-up.
+    { name: 'the row is due: moved forward', recorded: -5, wanted: 86400, want: 86400 },
+  ])('$name', ({ recorded: r, wanted, want }) => {
+    const got = touchedCheck(secondsFromNow(r), secondsFromNow(wanted), NOW);
+    expect(got === undefined ? undefined : secondsUntil(got)).toBe(want);
   });
 });

@@ -193,13 +193,19 @@ describe('plan: callbacks the provider disables (AXP)', () => {
       want: ['a:adopt:found-existing'],
     },
     {
+      name: 'an open intent, but the match is older than it: someone else\'s; delete and create',
+      obs: [observed('r1', { fingerprint: 'fp-a' }), observed('r0', { fingerprint: 'fp-a', createdAt: secondsFromNow(-3600) })],
+      open: true,
+      want: ['a:recreate:presumed-disabled'],
+    },
+    {
       name: 'an older match and no open intent: not ours to adopt; delete and create',
       obs: [observed('r1', { fingerprint: 'fp-a' }), observed('r0', { fingerprint: 'fp-a', createdAt: secondsFromNow(-3600) })],
       open: false,
       want: ['a:recreate:presumed-disabled'],
     },
   ])('$name', ({ obs, open, want }) => {
-    const r = plan(input({ caps: axp, desired: [d()], observed: obs, recorded: [recorded('a', { remoteId: 'r1', presumedDisabledAt: secondsFromNow(-5) })], targets: new Map([[url, target({})]]), openIntents: new Set(open ? ['a'] : []) }));
+    const r = plan(input({ caps: axp, desired: [d()], observed: obs, recorded: [recorded('a', { remoteId: 'r1', presumedDisabledAt: secondsFromNow(-5) })], targets: new Map([[url, target({})]]), openIntents: new Map(open ? [['a', secondsFromNow(-3)]] : []) }));
     expect(brief(r)).toEqual(want);
     const del = r.actions.find((a) => a.action === 'delete');
     if (del) expect(del).toMatchObject({ remoteId: 'r1', rowless: true });

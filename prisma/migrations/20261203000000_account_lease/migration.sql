@@ -9,6 +9,3 @@ CREATE TABLE "account_lease" (
 
     CONSTRAINT "account_lease_pkey" PRIMARY KEY ("account")
 );
-
--- CreateIndex
-CREATE INDEX "history_provider_action_name_id_idx" ON "history"("provider", "action", "name", "id");
