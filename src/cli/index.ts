@@ -147,7 +147,8 @@ program
   .option('--lifetime <seconds>', 'subscription lifetime', '900')
   .option('--token-lifetime <seconds>', 'access token lifetime', '900')
   .option('--deliver-every <seconds>', 'how often the AXP sandbox delivers an event to each subscription', '60')
-  .action(async (o: { listen: string; axpListen: string; lifetime: string; tokenLifetime: string; deliverEvery: string }) => runSandbox(o));
+  .option('--dixa-listen <host:port>', 'also run the Dixa sandbox here')
+  .action(async (o: { listen: string; axpListen: string; lifetime: string; tokenLifetime: string; deliverEvery: string; dixaListen?: string }) => runSandbox(o));
 
 program
   .command('alert-rules')

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { OffsetClock, type Clock } from '../lib/clock.js';
 import { digitalEvent, digitalEventType, notificationEvent } from './axp-events.js';
+import { sorted } from './audit.js';
 import { parseJson, Sandbox, type Req, type Res } from './server.js';
 
 /**
@@ -79,6 +80,21 @@ export class AxpSandbox extends Sandbox {
     this.tokenLifetimeSeconds = opts.tokenLifetimeSeconds ?? 900;
     this.subscriptionLifetimeSeconds = opts.subscriptionLifetimeSeconds ?? 900;
     this.policy = { unhealthyAfter: 3, disableAfterSeconds: 8 * 3600, deleteAfterSeconds: 7 * 86400, timeoutMs: 5000, ...opts.policy };
+    this.audit.renewWindowMs = () => this.subscriptionLifetimeSeconds * 500;
+  }
+
+  /** Tells the audit what a subscription is and whether it is active, expired or disabled now. */
+  #observe(accountId: string, s: DigitalSub | NotificationSub): void {
+    if ('callbackUrl' in s) {
+      this.audit.observe('axp-digital', s.subscriptionId, digitalIdentity(accountId, s), s.disabledAt ? 'disabled' : 'active', s.disabledAt);
+      return;
+    }
+    const expired = this.#status(s) === 'INACTIVE';
+    this.audit.observe('axp-notification', s.subscriptionId, notificationIdentity(accountId, s), s.disabledAt ? 'disabled' : expired ? 'inactive' : 'active', s.disabledAt ?? (expired ? s.expiresAt : undefined));
+  }
+
+  protected override sweep(): void {
+    for (const [id, a] of this.accounts) for (const s of [...a.digital.values(), ...a.notification.values()]) this.#observe(id, s);
   }
 
   account(id: string): Account {
@@ -135,16 +151,21 @@ export class AxpSandbox extends Sandbox {
   /** The policy: disable every subscription of a URL unhealthy too long, delete those disabled too long. */
   evaluate(): void {
     const now = this.clock.now().getTime();
-    for (const a of this.accounts.values()) {
+    for (const [accountId, a] of this.accounts) {
       for (const [id, s] of [...a.digital, ...a.notification] as [string, DigitalSub | NotificationSub][]) {
         const url = 'callbackUrl' in s ? s.callbackUrl : s.transport.endpoint;
         const h = url ? this.urls.get(url) : undefined;
         const cutoff = h?.unhealthySince ? h.unhealthySince.getTime() + this.policy.disableAfterSeconds * 1000 : undefined;
         // Only subscriptions that existed when the URL crossed the cutoff are disabled.
-        if (!s.disabledAt && cutoff !== undefined && now >= cutoff && s.createdAt.getTime() <= cutoff) s.disabledAt = new Date(now);
+        if (!s.disabledAt && cutoff !== undefined && now >= cutoff && s.createdAt.getTime() <= cutoff) {
+          this.#observe(accountId, s);
+          s.disabledAt = new Date(now);
+          this.#observe(accountId, s);
+        }
         if (s.disabledAt && now >= s.disabledAt.getTime() + this.policy.deleteAfterSeconds * 1000) {
           a.digital.delete(id);
           a.notification.delete(id);
+          this.audit.gone(id, true);
         }
       }
     }
@@ -188,8 +209,8 @@ export class AxpSandbox extends Sandbox {
     if (t.accountId !== accountId) return problem(403, 'forbidden', 'Forbidden', 'the token belongs to another account');
     const a = this.account(accountId!);
     const sub = parts.join('/');
-    if (api === 'digital') return this.#digital(a, req, sub);
-    return this.#notification(a, req, sub);
+    if (api === 'digital') return this.#digital(accountId!, a, req, sub);
+    return this.#notification(accountId!, a, req, sub);
   }
 
   #token(req: Req, accountId: string): Res {
@@ -202,13 +223,16 @@ export class AxpSandbox extends Sandbox {
     return { status: 200, body: { access_token: token, expires_in: this.tokenLifetimeSeconds, refresh_token: randomBytes(24).toString('base64url') } };
   }
 
-  #digital(a: Account, req: Req, sub: string): Res {
+  #digital(accountId: string, a: Account, req: Req, sub: string): Res {
     const body = parseJson(req.body) as Record<string, unknown> | undefined;
     if (sub === 'subscriptions' && req.method === 'POST') {
       const err = validateDigital(body);
       if (err) return problem(400, 'constraint-violation', 'Constraint Violation', err);
       const s: DigitalSub = { subscriptionId: randomUUID(), createdAt: this.clock.now(), deliveries: 0, channelProviderId: body!.channelProviderId as string, callbackUrl: body!.callbackUrl as string, eventTypes: body!.eventTypes as string[] };
+      this.sweep();
+      this.audit.call(req, { op: 'create', kind: 'axp-digital', id: s.subscriptionId, identity: digitalIdentity(accountId, s), committed: true });
       a.digital.set(s.subscriptionId, s);
+      this.#observe(accountId, s);
       return { status: 201, body: this.viewDigital(s) };
     }
     if (sub === 'subscriptions' && req.method === 'GET') {
@@ -219,22 +243,29 @@ export class AxpSandbox extends Sandbox {
     if (!m) return problem(404, 'not-found', 'Not Found', `no route for ${req.method} ${req.path}`);
     if (!UUID.test(m[1]!)) return problem(400, 'constraint-violation', 'Constraint Violation', 'subscriptionId must be a UUID');
     const s = a.digital.get(m[1]!);
-    if (!s) return problem(404, 'not-found', 'Not Found', `subscription ${m[1]} not found`);
+    if (!s) {
+      if (req.method === 'PUT' || req.method === 'DELETE') this.audit.call(req, { op: req.method === 'PUT' ? 'update' : 'delete', kind: 'axp-digital', id: m[1]!, identity: '', committed: false });
+      return problem(404, 'not-found', 'Not Found', `subscription ${m[1]} not found`);
+    }
     if (req.method === 'GET') return { status: 200, body: this.viewDigital(s) };
     if (req.method === 'DELETE') {
+      this.audit.call(req, { op: 'delete', kind: 'axp-digital', id: s.subscriptionId, identity: digitalIdentity(accountId, s), committed: true });
       a.digital.delete(s.subscriptionId);
+      this.audit.gone(s.subscriptionId, false);
       return { status: 204 };
     }
     if (req.method === 'PUT') {
       const err = validateDigital(body);
       if (err) return problem(400, 'constraint-violation', 'Constraint Violation', err);
+      this.audit.call(req, { op: 'update', kind: 'axp-digital', id: s.subscriptionId, identity: digitalIdentity(accountId, s), committed: true, body: req.body });
       Object.assign(s, { channelProviderId: body!.channelProviderId, callbackUrl: body!.callbackUrl, eventTypes: body!.eventTypes });
+      this.#observe(accountId, s);
       return { status: 200, body: this.viewDigital(s) };
     }
     return problem(405, 'method-not-allowed', 'Method Not Allowed', `${req.method} is not supported here`);
   }
 
-  #notification(a: Account, req: Req, sub: string): Res {
+  #notification(accountId: string, a: Account, req: Req, sub: string): Res {
     const body = parseJson(req.body) as Record<string, unknown> | undefined;
     if (sub === 'subscriptions' && req.method === 'POST') {
       const err = validateNotification(body);
@@ -244,7 +275,10 @@ export class AxpSandbox extends Sandbox {
       const id = randomUUID();
       const transport = t.type === 'WEBSOCKET' ? { type: 'WEBSOCKET', endpoint: `wss://sandbox.invalid/ws/${id}` } : { type: 'WEBHOOK', endpoint: t.endpoint!, ...(t.authToken ? { authToken: t.authToken, authTokenHeader: t.authTokenHeader ?? 'auth-token' } : {}) };
       const s: NotificationSub = { subscriptionId: id, createdAt: now, expiresAt: new Date(now.getTime() + this.subscriptionLifetimeSeconds * 1000), deliveries: 0, family: body!.family as string, events: body!.events as string[], transport, ...(body!.extensions ? { extensions: body!.extensions as Record<string, string> } : {}) };
+      this.sweep();
+      this.audit.call(req, { op: 'create', kind: 'axp-notification', id, identity: notificationIdentity(accountId, s), committed: true });
       a.notification.set(id, s);
+      this.#observe(accountId, s);
       return { status: 201, body: this.viewNotification(s) };
     }
     if (sub === 'subscriptions' && req.method === 'GET') {
@@ -260,18 +294,26 @@ export class AxpSandbox extends Sandbox {
     if (!m) return problem(404, 'not-found', 'Not Found', `no route for ${req.method} ${req.path}`);
     if (!UUID.test(m[1]!)) return problem(400, 'constraint-violation', 'Constraint Violation', 'subscriptionId must be a UUID');
     const s = a.notification.get(m[1]!);
-    if (!s) return problem(404, 'not-found', 'Not Found', `subscription ${m[1]} not found`);
+    if (!s) {
+      if ((m[2] && req.method === 'POST') || req.method === 'DELETE') this.audit.call(req, { op: m[2] ? 'renew' : 'delete', kind: 'axp-notification', id: m[1]!, identity: '', committed: false });
+      return problem(404, 'not-found', 'Not Found', `subscription ${m[1]} not found`);
+    }
+    this.#observe(accountId, s);
     if (m[2] && req.method === 'POST') {
       const t = (body as { transport?: { authToken?: unknown } } | undefined)?.transport;
       if (body !== undefined && typeof t?.authToken !== 'string') return problem(400, 'constraint-violation', 'Constraint Violation', 'a renew body needs transport.authToken');
+      this.audit.call(req, { op: 'renew', kind: 'axp-notification', id: s.subscriptionId, identity: notificationIdentity(accountId, s), committed: true });
       if (typeof t?.authToken === 'string') s.transport.authToken = t.authToken;
       s.expiresAt = new Date(this.clock.now().getTime() + this.subscriptionLifetimeSeconds * 1000);
+      this.#observe(accountId, s);
       return { status: 200, body: this.viewNotification(s) };
     }
     if (m[2]) return problem(405, 'method-not-allowed', 'Method Not Allowed', ':renew takes POST');
     if (req.method === 'GET') return { status: 200, body: this.viewNotification(s) };
     if (req.method === 'DELETE') {
+      this.audit.call(req, { op: 'delete', kind: 'axp-notification', id: s.subscriptionId, identity: notificationIdentity(accountId, s), committed: true });
       a.notification.delete(s.subscriptionId);
+      this.audit.gone(s.subscriptionId, false);
       return { status: 204 };
     }
     return problem(405, 'method-not-allowed', 'Method Not Allowed', 'AXP Notification has no update');
@@ -295,6 +337,16 @@ export class AxpSandbox extends Sandbox {
     }
     return { status: 404, body: { error: 'unknown sandbox admin route' } };
   }
+}
+
+/** What an AXP Digital subscription is, for the audit: account, channel provider, callback and event types. */
+export function digitalIdentity(accountId: string, s: Pick<DigitalSub, 'channelProviderId' | 'callbackUrl' | 'eventTypes'>): string {
+  return `axp-digital ${accountId} ${s.channelProviderId} ${s.callbackUrl} events=${sorted(s.eventTypes)}`;
+}
+
+/** What an AXP Notification subscription is, for the audit: account, family, callback and events. */
+export function notificationIdentity(accountId: string, s: { family: string; events: readonly string[]; transport: { type?: string; endpoint?: string } }): string {
+  return `axp-notification ${accountId} ${s.family} ${s.transport.type === 'WEBSOCKET' ? 'WEBSOCKET' : s.transport.endpoint} events=${sorted(s.events)}`;
 }
 
 function validateDigital(b: Record<string, unknown> | undefined): string | undefined {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { OffsetClock, type Clock } from '../lib/clock.js';
 import { DIXA_EVENTS } from '../providers/dixa/config.js';
+import { tenantTag } from './audit.js';
 import { parseJson, Sandbox, type Req, type Res } from './server.js';
 
 /**
@@ -63,6 +64,15 @@ export class DixaSandbox extends Sandbox {
     this.rateLimit = opts.rateLimit ?? { perSecond: 10, burst: 4 };
   }
 
+  /** Tells the audit what a subscription is (its organisation and name) and whether it is enabled. */
+  #observe(token: string, w: DixaWebhook): void {
+    this.audit.observe('dixa', w.id, dixaIdentity(tenantTag(token), w.name), w.enabled ? 'active' : 'disabled');
+  }
+
+  protected override sweep(): void {
+    for (const [token, o] of this.orgs) for (const w of o.values()) this.#observe(token, w);
+  }
+
   org(token: string): Map<string, DixaWebhook> {
     let o = this.orgs.get(token);
     if (!o) this.orgs.set(token, (o = new Map()));
@@ -100,11 +110,11 @@ export class DixaSandbox extends Sandbox {
 
   protected override async deliverRound(): Promise<void> {
     const jobs: Promise<void>[] = [];
-    for (const org of this.orgs.values()) for (const w of org.values()) if (w.enabled) for (const e of w.events) jobs.push(this.#deliverOne(w, e));
+    for (const [token, org] of this.orgs) for (const w of org.values()) if (w.enabled) for (const e of w.events) jobs.push(this.#deliverOne(token, w, e));
     await Promise.all(jobs);
   }
 
-  async #deliverOne(w: DixaWebhook, event: string): Promise<void> {
+  async #deliverOne(token: string, w: DixaWebhook, event: string): Promise<void> {
     const at = this.clock.now();
     const payload = JSON.stringify({
       event_id: randomUUID(),
@@ -128,7 +138,10 @@ export class DixaSandbox extends Sandbox {
     log.unshift({ deliveryDetail: detail, payload });
     w.logs.set(event, log.slice(0, 20));
     w.failures = detail.success ? 0 : w.failures + 1;
-    if (this.opts.disableAfterFailures && w.failures >= this.opts.disableAfterFailures) w.enabled = false;
+    if (this.opts.disableAfterFailures && w.failures >= this.opts.disableAfterFailures && w.enabled) {
+      w.enabled = false;
+      this.#observe(token, w);
+    }
   }
 
   protected async route(req: Req): Promise<Res> {
@@ -146,12 +159,15 @@ export class DixaSandbox extends Sandbox {
     const body = parseJson(req.body);
     if (!id) {
       if (req.method === 'GET') return { status: 200, body: { data: [...org.values()].map((w) => this.view(w)) } };
-      if (req.method === 'POST') return this.#create(org, body);
+      if (req.method === 'POST') return this.#create(token, org, body, req);
       return msg(405, 'Method not allowed');
     }
     if (!UUID.test(id)) return msg(400, 'Invalid value for: path parameter webhookSubscriptionId');
     const w = org.get(id);
-    if (!w) return msg(404, 'The requested resource could not be found');
+    if (!w) {
+      if (!sub && (req.method === 'PATCH' || req.method === 'DELETE')) this.audit.call(req, { op: req.method === 'PATCH' ? 'update' : 'delete', kind: 'dixa', id, identity: '', committed: false });
+      return msg(404, 'The requested resource could not be found');
+    }
     if (sub && !event && req.method === 'GET') {
       return { status: 200, body: { data: w.events.map((e) => ({ event: e, deliveryStatus: w.status.has(e) ? { _type: 'DeliveryDetail', ...w.status.get(e)! } : { _type: 'NoRecentDelivery' } })) } };
     }
@@ -161,13 +177,17 @@ export class DixaSandbox extends Sandbox {
     }
     if (req.method === 'GET') return { status: 200, body: { data: this.view(w) } };
     if (req.method === 'DELETE') {
+      this.audit.call(req, { op: 'delete', kind: 'dixa', id, identity: dixaIdentity(tenantTag(token), w.name), committed: true });
       org.delete(id);
+      this.audit.gone(id, false);
       return { status: 204 };
     }
     if (req.method === 'PATCH') {
       const err = validate(body, false);
       if (err) return msg(400, err);
       const b = body as Record<string, unknown>;
+      this.#observe(token, w);
+      this.audit.call(req, { op: 'update', kind: 'dixa', id, identity: dixaIdentity(tenantTag(token), w.name), committed: true, body: req.body });
       if (b.name !== undefined) w.name = b.name as string;
       if (b.url !== undefined) w.url = b.url as string;
       if (b.events !== undefined) w.events = b.events as string[];
@@ -177,12 +197,13 @@ export class DixaSandbox extends Sandbox {
       if (b.filters !== undefined) w.filters = b.filters;
       if (b.enabled === true) w.failures = 0;
       w.updatedAt = this.clock.now();
+      this.#observe(token, w);
       return { status: 200, body: { data: this.view(w) } };
     }
     return msg(405, 'Method not allowed');
   }
 
-  #create(org: Map<string, DixaWebhook>, body: unknown): Res {
+  #create(token: string, org: Map<string, DixaWebhook>, body: unknown, req: Req): Res {
     const err = validate(body, true);
     if (err) return msg(400, err);
     const b = body as Record<string, unknown>;
@@ -203,7 +224,10 @@ export class DixaSandbox extends Sandbox {
       logs: new Map(),
       failures: 0,
     };
+    this.sweep();
+    this.audit.call(req, { op: 'create', kind: 'dixa', id: w.id, identity: dixaIdentity(tenantTag(token), w.name), committed: true });
     org.set(w.id, w);
+    this.#observe(token, w);
     return { status: 201, body: { data: this.view(w) } };
   }
 
@@ -216,14 +240,22 @@ export class DixaSandbox extends Sandbox {
     }
     const dis = /^\/_sandbox\/webhooks\/([^/]+)\/disable$/.exec(req.path);
     if (dis && req.method === 'POST') {
-      for (const o of this.orgs.values()) {
+      for (const [token, o] of this.orgs) {
         const w = o.get(dis[1]!);
-        if (w) w.enabled = false;
+        if (w) {
+          w.enabled = false;
+          this.#observe(token, w);
+        }
       }
       return { status: 204 };
     }
     return { status: 404, body: { message: 'unknown sandbox admin route' } };
   }
+}
+
+/** What a Dixa subscription is, for the audit: its organisation (a hash of the API token) and name. */
+export function dixaIdentity(org: string, name: string): string {
+  return `dixa ${org} ${name}`;
 }
 
 /** Dixa's computed outgoing headers: Authorization from `authorization`, plus customHeaders. */

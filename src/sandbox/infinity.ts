@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { OffsetClock, type Clock } from '../lib/clock.js';
+import { sorted } from './audit.js';
 import { parseJson, Sandbox, type Req, type Res } from './server.js';
 
 /**
@@ -46,6 +47,17 @@ export class InfinitySandbox extends Sandbox {
     this.clock = opts.clock ?? new OffsetClock();
     this.subscriptionLifetimeSeconds = opts.subscriptionLifetimeSeconds ?? 900;
     this.tokenLifetimeSeconds = opts.tokenLifetimeSeconds ?? 900;
+    this.audit.renewWindowMs = () => this.subscriptionLifetimeSeconds * 500;
+  }
+
+  /** Tells the audit what a subscription is and whether it is active now. */
+  #observe(client: string, s: SandboxSubscription): void {
+    const expired = this.clock.now().getTime() >= s.expiresAt.getTime();
+    this.audit.observe('infinity', s.subscriptionId, infinityIdentity(client, s), s.deactivated || expired ? 'inactive' : 'active', expired ? s.expiresAt : undefined);
+  }
+
+  protected override sweep(): void {
+    for (const [client, t] of this.tenants) for (const s of t.values()) this.#observe(client, s);
   }
 
   /** Forget every issued token: the next API call gets a 401 (as after a key rotation). */
@@ -93,20 +105,27 @@ export class InfinitySandbox extends Sandbox {
     const client = this.#authorize(req);
     if (!client) return problem(401, 'unauthorized', 'Unauthorized', 'a valid bearer token is required');
     const tenant = this.#tenant(client);
-    if (rest === '/subscriptions' && req.method === 'POST') return this.#create(tenant, req);
+    if (rest === '/subscriptions' && req.method === 'POST') return this.#create(client, tenant, req);
     if (rest === '/subscriptions' && req.method === 'GET') return this.#list(tenant, req);
     const m = /^\/subscriptions\/([^/:]+)(:renew)?$/.exec(rest);
     if (!m) return problem(404, 'resource-not-found', 'Resource Not Found', `no route for ${req.method} ${req.path}`);
     const id = decodeURIComponent(m[1]!);
     if (!UUID.test(id)) return problem(400, 'constraint-violation', 'Constraint Violation', 'subscriptionId must be a UUID', [{ field: 'subscriptionId', message: 'must match the UUID pattern', code: 20006 }]);
     const sub = tenant.get(id);
-    if (!sub) return problem(404, 'resource-not-found', 'Resource Not Found', `subscription ${id} not found`);
-    if (m[2] && req.method === 'POST') return this.#renew(sub, req);
+    const op = m[2] ? 'renew' : req.method === 'PATCH' ? 'update' : req.method === 'DELETE' ? 'delete' : undefined;
+    if (!sub) {
+      if (op) this.audit.call(req, { op, kind: 'infinity', id, identity: '', committed: false });
+      return problem(404, 'resource-not-found', 'Resource Not Found', `subscription ${id} not found`);
+    }
+    this.#observe(client, sub);
+    if (m[2] && req.method === 'POST') return this.#renew(client, sub, req);
     if (m[2]) return problem(405, 'method-not-allowed', 'Method Not Allowed', ':renew takes POST');
     if (req.method === 'GET') return { status: 200, body: this.view(sub) };
-    if (req.method === 'PATCH') return this.#patch(sub, req);
+    if (req.method === 'PATCH') return this.#patch(client, sub, req);
     if (req.method === 'DELETE') {
+      this.audit.call(req, { op: 'delete', kind: 'infinity', id, identity: infinityIdentity(client, sub), committed: true });
       tenant.delete(id);
+      this.audit.gone(id, false);
       return { status: 204 };
     }
     return problem(405, 'method-not-allowed', 'Method Not Allowed', `${req.method} is not supported here`);
@@ -138,7 +157,7 @@ export class InfinitySandbox extends Sandbox {
     return t.client;
   }
 
-  #create(tenant: Map<string, SandboxSubscription>, req: Req): Res {
+  #create(client: string, tenant: Map<string, SandboxSubscription>, req: Req): Res {
     const body = parseJson(req.body);
     const v = validate(body, true);
     if (v.length) return problem(400, 'constraint-violation', 'Constraint Violation', 'the request has invalid fields', v);
@@ -153,7 +172,10 @@ export class InfinitySandbox extends Sandbox {
       events: b.events,
       transport: transportOf(b.transport),
     };
+    this.sweep();
+    this.audit.call(req, { op: 'create', kind: 'infinity', id: sub.subscriptionId, identity: infinityIdentity(client, sub), committed: true });
     tenant.set(sub.subscriptionId, sub);
+    this.#observe(client, sub);
     return { status: 201, body: this.view(sub) };
   }
 
@@ -178,28 +200,32 @@ export class InfinitySandbox extends Sandbox {
     };
   }
 
-  #patch(sub: SandboxSubscription, req: Req): Res {
+  #patch(client: string, sub: SandboxSubscription, req: Req): Res {
     const body = parseJson(req.body);
     const v = validate(body, false);
     if (v.length) return problem(400, 'constraint-violation', 'Constraint Violation', 'the request has invalid fields', v);
     const b = body as { family?: string[]; events?: string[]; transport?: Record<string, string> };
+    this.audit.call(req, { op: 'update', kind: 'infinity', id: sub.subscriptionId, identity: infinityIdentity(client, sub), committed: true, body: req.body });
     if (b.family) sub.family = b.family;
     if (b.events) sub.events = b.events;
     if (b.transport) sub.transport = transportOf(b.transport);
+    this.#observe(client, sub);
     return { status: 200, body: this.view(sub) };
   }
 
-  #renew(sub: SandboxSubscription, req: Req): Res {
+  #renew(client: string, sub: SandboxSubscription, req: Req): Res {
     const body = parseJson(req.body);
     if (body !== undefined) {
       const t = (body as { transport?: { authToken?: unknown } } | null)?.transport;
       if (typeof body !== 'object' || body === null || typeof t?.authToken !== 'string' || t.authToken.length > 256) {
         return problem(400, 'constraint-violation', 'Constraint Violation', 'a renew body needs transport.authToken', [{ field: 'transport.authToken', message: 'must not be null', code: 20002 }]);
       }
-      sub.transport.authToken = t.authToken;
     }
+    this.audit.call(req, { op: 'renew', kind: 'infinity', id: sub.subscriptionId, identity: infinityIdentity(client, sub), committed: true });
+    if (body !== undefined) sub.transport.authToken = (body as { transport: { authToken: string } }).transport.authToken;
     sub.expiresAt = new Date(this.clock.now().getTime() + this.subscriptionLifetimeSeconds * 1000);
     sub.deactivated = false;
+    this.#observe(client, sub);
     return { status: 200, body: this.view(sub) };
   }
 
@@ -211,6 +237,11 @@ export class InfinitySandbox extends Sandbox {
     }
     return { status: 404, body: { error: 'unknown sandbox admin route' } };
   }
+}
+
+/** What an Infinity subscription is, for the audit: tenant, callback, method, families and events. */
+export function infinityIdentity(client: string, s: { family: readonly string[]; events: readonly string[]; transport: { method?: string; endpoint: string } }): string {
+  return `infinity ${client} ${s.transport.method ?? 'POST'} ${s.transport.endpoint} family=${sorted(s.family)} events=${sorted(s.events)}`;
 }
 
 function transportOf(t: Record<string, string>): SandboxSubscription['transport'] {

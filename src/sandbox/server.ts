@@ -2,25 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffsetClock, type Clock } from '../lib/clock.js';
+import { SandboxAudit } from './audit.js';
+import { answers, faultAnswer, FaultTable, type Fault } from './faults.js';
+
+export type { Fault } from './faults.js';
 
 /**
- * What every provider sandbox shares: a real HTTP server, fault injection and request
- * counters. Faults are matched in order by method and path; each fires `count` times.
+ * What every provider sandbox shares: a real HTTP server, fault injection (see faults.ts)
+ * and request counters.
  */
-export interface Fault {
-  method?: string;
-  /** Substring or regular expression source matched against the path (query excluded). */
-  path?: string;
-  /** Answer with this status instead of handling the request. */
-  status?: number;
-  retryAfterSeconds?: number;
-  /** Wait this long before handling (a slow provider). */
-  delayMs?: number;
-  /** Handle the request, then wait this long before answering (a reply lost in a crash). */
-  delayAfterMs?: number;
-  count?: number;
-}
-
 export interface Req {
   method: string;
   path: string;
@@ -38,8 +28,10 @@ export interface Res {
 export type Handler = (req: Req) => Promise<Res> | Res;
 
 export class SandboxServer {
-  readonly faults: (Fault & { remaining: number })[] = [];
+  readonly faultTable = new FaultTable();
   readonly stats = new Map<string, number>();
+  /** Told how every request was answered: its status (0: none) and whether it was the handler's own answer. */
+  onAnswered: ((req: Req, status: number, handled: boolean) => void) | undefined;
   #server: Server | undefined;
   url = '';
 
@@ -48,12 +40,16 @@ export class SandboxServer {
     private readonly statKey: (req: Req) => string,
   ) {}
 
+  get faults(): FaultTable['faults'] {
+    return this.faultTable.faults;
+  }
+
   addFault(f: Fault): void {
-    this.faults.push({ ...f, remaining: f.count ?? 1 });
+    this.faultTable.add(f);
   }
 
   clearFaults(): void {
-    this.faults.length = 0;
+    this.faultTable.clear();
   }
 
   count(key: string): number {
@@ -80,15 +76,21 @@ export class SandboxServer {
 
   async #serve(raw: IncomingMessage, out: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const c of raw) chunks.push(c as Buffer);
+    try {
+      for await (const c of raw) chunks.push(c as Buffer);
+    } catch {
+      return; // the client went away mid-request
+    }
     const u = new URL(raw.url ?? '/', 'http://sandbox');
     const req: Req = { method: raw.method ?? 'GET', path: u.pathname, query: u.searchParams, headers: raw.headers, body: Buffer.concat(chunks).toString('utf8') };
     let res: Res;
+    let injected: { status: number; headers: Record<string, string>; body: string } | undefined;
     try {
-      const fault = req.path.startsWith('/_sandbox') ? undefined : this.#takeFault(req);
+      const fault = req.path.startsWith('/_sandbox') ? undefined : this.faultTable.take(req);
       if (fault?.delayMs) await sleep(fault.delayMs);
-      if (fault?.status) {
-        res = { status: fault.status, body: { type: 'about:blank', title: 'Injected fault', status: fault.status, detail: 'fault injected by the sandbox' }, headers: { 'content-type': 'application/problem+json', ...(fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}) } };
+      const replaces = fault !== undefined && answers(fault);
+      if (replaces && !fault.afterCommit) {
+        res = { status: 0 };
       } else {
         if (!req.path.startsWith('/_sandbox')) {
           const key = this.statKey(req);
@@ -97,29 +99,31 @@ export class SandboxServer {
         res = await this.handle(req);
       }
       if (fault?.delayAfterMs) await sleep(fault.delayAfterMs);
+      if (replaces) {
+        const a = faultAnswer(fault, req);
+        if (a.kind === 'reset') {
+          raw.socket.destroy();
+          this.onAnswered?.(req, 0, false);
+          return;
+        }
+        injected = a;
+      }
     } catch (err) {
       res = { status: 500, body: { type: 'about:blank', title: 'Server Error', status: 500, detail: (err as Error).message }, headers: { 'content-type': 'application/problem+json' } };
     }
-    if (out.destroyed) return;
+    if (out.destroyed) {
+      this.onAnswered?.(req, 0, false);
+      return;
+    }
+    this.onAnswered?.(req, injected?.status ?? res.status, !injected);
+    if (injected) {
+      out.writeHead(injected.status, injected.headers);
+      out.end(injected.body);
+      return;
+    }
     const isJson = res.body !== undefined && typeof res.body !== 'string';
     out.writeHead(res.status, { ...(isJson ? { 'content-type': 'application/json' } : {}), ...res.headers });
     out.end(res.body === undefined ? undefined : isJson ? JSON.stringify(res.body) : String(res.body));
-  }
-
-  #takeFault(req: Req): Fault | undefined {
-    const i = this.faults.findIndex((f) => (!f.method || f.method === req.method) && (!f.path || req.path.includes(f.path) || safeRegex(f.path).test(req.path)));
-    if (i < 0) return undefined;
-    const f = this.faults[i]!;
-    if (--f.remaining <= 0) this.faults.splice(i, 1);
-    return f;
-  }
-}
-
-function safeRegex(src: string): RegExp {
-  try {
-    return new RegExp(src);
-  } catch {
-    return /$^/;
   }
 }
 
@@ -138,11 +142,14 @@ export function parseJson(body: string): unknown {
  */
 export abstract class Sandbox {
   readonly server: SandboxServer;
+  readonly audit = new SandboxAudit();
   #timer: NodeJS.Timeout | undefined;
   #delivering: Promise<void> | undefined;
 
   constructor(statKey: (req: Req) => string, deliverEveryMs?: number) {
     this.server = new SandboxServer((r) => this.route(r), statKey);
+    this.server.onAnswered = (req, status, handled) => this.audit.answered(req, status, handled);
+    this.audit.onSweep(() => this.sweep());
     if (deliverEveryMs) this.#timer = setInterval(() => void this.deliver(), deliverEveryMs);
   }
 
@@ -153,12 +160,18 @@ export abstract class Sandbox {
   protected commonAdmin(req: Req): Res | undefined {
     const body = parseJson(req.body) as Record<string, unknown> | undefined;
     if (req.path === '/_sandbox/faults' && req.method === 'POST') {
-      this.server.addFault(body as Fault);
+      for (const f of Array.isArray(body) ? (body as Fault[]) : [body as Fault]) this.server.addFault(f);
       return { status: 204 };
+    }
+    if (req.path === '/_sandbox/faults' && req.method === 'GET') {
+      return { status: 200, body: this.server.faultTable.view() };
     }
     if (req.path === '/_sandbox/faults' && req.method === 'DELETE') {
       this.server.clearFaults();
       return { status: 204 };
+    }
+    if (req.path === '/_sandbox/audit' && req.method === 'GET') {
+      return { status: 200, body: this.audit.report({ calls: req.query.get('calls') === '1' }) };
     }
     if (req.path === '/_sandbox/deliver' && req.method === 'POST') {
       void this.deliver();
@@ -171,6 +184,9 @@ export abstract class Sandbox {
     }
     return undefined;
   }
+
+  /** Tells the audit the state of every subscription (expiry happens without a call). */
+  protected sweep(): void {}
 
   /** After the clock jumps (AXP re-applies its policy). */
   protected clockMoved(): void {}
