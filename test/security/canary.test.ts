@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -159,11 +159,17 @@ describe('no secret leaks (canary values in every secret slot, echoed back by pr
   const shown: Sources = [];
   const cliRuns: Record<string, CliResult> = {};
   const dixaKeys: string[] = [];
+  let role: string | undefined;
 
   beforeAll(async () => {
     await Promise.all([infinity.listen(), axp.listen(), dixa.listen(), infProxy.listen(), axpProxy.listen(), dixaProxy.listen(), hooks.listen()]);
     db = await freshDatabase();
+    // A role of its own whose password is the canary: the connection works whether the
+    // server checks passwords (the embedded one) or trusts loopback.
+    role = `hw_canary_${randomBytes(4).toString('hex')}`;
+    await query(`${inject('pgServerUrl')}/postgres`, `CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${CANARY.DB_PASSWORD.replace(/'/g, "''")}'`);
     const u = new URL(db.url);
+    u.username = role;
     u.password = CANARY.DB_PASSWORD;
     dbUrl = u.toString();
     const yaml = yamlFor({ infinity: infProxy.url, axp: axpProxy.url, dixa: dixaProxy.url, hooks: hooks.url, dbUrl: '${DATABASE_URL_WITH_PASSWORD}' });
@@ -257,6 +263,7 @@ describe('no secret leaks (canary values in every secret slot, echoed back by pr
     await app?.close();
     await Promise.all([infinity.close(), axp.close(), dixa.close(), infProxy.close(), axpProxy.close(), dixaProxy.close(), hooks.close()]);
     await db?.drop();
+    if (role) await query(`${inject('pgServerUrl')}/postgres`, `DROP ROLE IF EXISTS ${role}`);
   });
 
   it('the providers and callbacks really echoed the secrets back', () => {
