@@ -96,10 +96,15 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   );
   const holder = opts.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const dispatcher = opts.dispatcher ?? createDispatcher();
-  const metrics = new Metrics(() => (migrated ? store.listSubscriptions() : Promise.resolve([])), {
-      readTargets: () => (migrated ? store.listTargets() : Promise.resolve([])),
-      readDeliveries: () => (migrated ? store.listDeliveries() : Promise.resolve([])),
-      leases: { read: () => (migrated ? store.listLeases() : Promise.resolve([])), holder },
+  // Scrapes read Postgres only while it answers: while it is away they are served from the
+  // last rows read at once, instead of waiting on a query past Prometheus' scrape timeout.
+  let scheduler: Scheduler | undefined;
+  const read = <T>(fn: () => Promise<T[]>) => (): Promise<T[]> =>
+    !migrated ? Promise.resolve([]) : scheduler && !scheduler.storeUp ? Promise.reject(new Error('database unreachable')) : fn();
+  const metrics = new Metrics(read(() => store.listSubscriptions()), {
+      readTargets: read(() => store.listTargets()),
+      readDeliveries: read(() => store.listDeliveries()),
+      leases: { read: read(() => store.listLeases()), holder },
       targetUp: (t) => {
         const h = healthOf(t, clock.now());
         return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
@@ -124,7 +129,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     },
   );
   const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds, holds: (a) => reconciler.holds(a) });
-  const scheduler = new Scheduler({
+  scheduler = new Scheduler({
     reconciler,
     store,
     clock,
