@@ -48,6 +48,22 @@ describe('crash windows', () => {
       },
       fault: { method: 'POST', path: ':renew' },
     },
+    {
+      name: 'after reactivating an INACTIVE subscription, before recording it',
+      setup: async (s: Stack) => {
+        await s.app.reconciler.pass('infinity');
+        s.clock.advance(70); // expired while the daemon was away: INACTIVE
+      },
+      fault: { method: 'POST', path: ':renew' },
+    },
+    {
+      name: 'after patching drift back, before recording it',
+      setup: async (s: Stack) => {
+        await s.app.reconciler.pass('infinity');
+        for (const sub of s.sandbox.tenants.get('client-a')!.values()) sub.events = ['Agent.Ready'];
+      },
+      fault: { method: 'PATCH', path: '/api/events/v1/subscriptions/' },
+    },
   ])('$name: one subscription per name after a restart, none lost', async ({ setup, fault }) => {
     stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
     await setup(stack);
@@ -63,6 +79,7 @@ describe('crash windows', () => {
     const subs = stack.sandbox.subscriptions('client-a');
     expect(subs).toHaveLength(1);
     expect(subs[0]!.status).toBe('ACTIVE');
+    expect(subs[0]!.events).toEqual(['ALL']);
     const [row] = await restarted.store.listSubscriptions('infinity');
     expect(row!.remoteId).toBe(subs[0]!.subscriptionId);
   });
