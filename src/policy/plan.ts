@@ -94,13 +94,14 @@ export function plan(input: PlanInput): PlanResult {
    * while a create or recreate of `d` was journalled without an outcome (made after that
    * intent, when the provider says when it made it: an older match is someone else's).
    */
-  const replacement = (d: DesiredSubscription, replacing: string | null | undefined, fresh: (o: ObservedSubscription) => boolean) => {
+  const madeByIntent = (d: DesiredSubscription, o: ObservedSubscription) => {
     const intent = input.openIntents?.get(d.name);
-    const madeByIntent = (o: ObservedSubscription) => intent !== undefined && (!o.createdAt || o.createdAt.getTime() >= intent.getTime() - 1000);
-    return (byFingerprint.get(d.fingerprint) ?? [])
-      .filter((o) => o.remoteId !== replacing && !claimed.has(o.remoteId) && o.status !== 'DISABLED' && (fresh(o) || madeByIntent(o)))
-      .sort(healthiestFirst)[0];
+    return intent !== undefined && (!o.createdAt || o.createdAt.getTime() >= intent.getTime() - 1000);
   };
+  const replacement = (d: DesiredSubscription, replacing: string | null | undefined, fresh: (o: ObservedSubscription) => boolean) =>
+    (byFingerprint.get(d.fingerprint) ?? [])
+      .filter((o) => o.remoteId !== replacing && !claimed.has(o.remoteId) && o.status !== 'DISABLED' && (fresh(o) || madeByIntent(d, o)))
+      .sort(healthiestFirst)[0];
   /** Adopt the replacement, then delete what it replaces (it has no row of its own any more). */
   const adoptReplacing = (d: DesiredSubscription, made: ObservedSubscription, old: string | undefined, why: string) => {
     claimed.add(made.remoteId);
@@ -188,6 +189,13 @@ export function plan(input: PlanInput): PlanResult {
         push({ ...base, action: 'create', reason: Reason.Missing, message: 'declared but not at the provider; creating it' });
       }
       continue;
+    }
+
+    // A call of ours cut short (the process died with the request on its way) may have made a
+    // second one after all: an unclaimed exact match made after that intent is deleted.
+    for (const dup of (byFingerprint.get(d.fingerprint) ?? []).filter((o) => o.remoteId !== bound!.remoteId && !claimed.has(o.remoteId) && madeByIntent(d, o))) {
+      claimed.add(dup.remoteId);
+      push({ ...base, action: 'delete', rowless: true, reason: Reason.Duplicate, remoteId: dup.remoteId, message: `deleting ${dup.remoteId}, made by a call of ours that was cut short; keeping ${bound.remoteId}` });
     }
 
     // 5. Bound but disabled while the config wants it enabled: enable it again (Dixa), once the callback is healthy.

@@ -181,12 +181,15 @@ export class PrismaStore implements Store {
 
   async openIntents(provider: string): Promise<Map<string, Date>> {
     // The latest create or recreate of each name, when it has only its intent row.
-    // Served by the (provider, action, name, id) index: only creates and recreates are read, never renewals.
-    const rows = await this.#prisma.$queryRaw<{ name: string; phase: string; at: Date }[]>`
-      SELECT DISTINCT ON (name) name, phase, at FROM history
-      WHERE provider = ${provider} AND action IN ('create', 'recreate') AND at > now() - interval '1 day'
-      ORDER BY name, id DESC`;
-    return new Map(rows.filter((r) => r.phase === 'intent').map((r) => [r.name, r.at]));
+    // Served by the (provider, action, name, id) and actionId indexes: only creates and
+    // recreates are read, never renewals. The earliest unresolved intent of each name counts,
+    // even when a later call succeeded: a call cut short may still have landed.
+    const rows = await this.#prisma.$queryRaw<{ name: string; at: Date }[]>`
+      SELECT name, min(at) AS at FROM history h
+      WHERE provider = ${provider} AND action IN ('create', 'recreate') AND phase = 'intent' AND at > now() - interval '1 day'
+        AND NOT EXISTS (SELECT 1 FROM history o WHERE o."actionId" = h."actionId" AND o.phase <> 'intent')
+      GROUP BY name`;
+    return new Map(rows.map((r) => [r.name, r.at]));
   }
 
   async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {

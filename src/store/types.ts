@@ -102,7 +102,7 @@ export interface Store extends LeaseStore {
   markDue(provider: string, now: Date): Promise<void>;
   /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
   dueProviders(now: Date): Promise<string[]>;
-  /** Names of the account whose last create or recreate was journalled as intended with no outcome recorded, and when. */
+  /** Names of the account with a create or recreate journalled as intended and no outcome recorded (in the last day), and the earliest such intent. */
   openIntents(provider: string): Promise<Map<string, Date>>;
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
   syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;

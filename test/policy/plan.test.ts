@@ -248,4 +248,16 @@ describe('plan: listings the provider got wrong', () => {
     const rec = recorded('a', { remoteId: 'r1', lastRenewedAt: secondsFromNow(-2), lifetimeSeconds: 900, expiresAt: secondsFromNow(898) });
     expect(brief(plan(input({ desired: [desired('a')], observed: [o], recorded: [rec] })))).toEqual(['a:renew:renewal-due']);
   });
+
+  it('a second subscription made by a call of ours that was cut short is deleted; without such a call it is only an orphan', () => {
+    const bound = observed('r1', { fingerprint: 'fp-a', createdAt: secondsFromNow(-3) });
+    const late = observed('r2', { fingerprint: 'fp-a', createdAt: secondsFromNow(-2) });
+    const rec = recorded('a', { remoteId: 'r1' });
+    const withIntent = plan(input({ desired: [desired('a')], observed: [bound, late], recorded: [rec], openIntents: new Map([['a', secondsFromNow(-4)]]) }));
+    expect(brief(withIntent)).toEqual(['a:delete:duplicate']);
+    expect(withIntent.actions.find((x) => x.action === 'delete')).toMatchObject({ remoteId: 'r2', rowless: true });
+    const without = plan(input({ desired: [desired('a')], observed: [bound, late], recorded: [rec] }));
+    expect(brief(without)).toEqual(['a:none:in-sync']);
+    expect(without.orphans.map((o) => o.remoteId)).toEqual(['r2']);
+  });
 });
