@@ -27,7 +27,7 @@ export class PrismaStore implements Store {
       connectionString: databaseUrl,
       max: opts.max ?? 10,
       connectionTimeoutMillis: 5000,
-      query_timeout: 30_000,
+      query_timeout: 10_000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
     });
@@ -183,11 +183,15 @@ export class PrismaStore implements Store {
     // The latest create or recreate of each name, when it has only its intent row.
     // Served by the (provider, action, name, id) and actionId indexes: only creates and
     // recreates are read, never renewals. The earliest unresolved intent of each name counts,
-    // even when a later call succeeded: a call cut short may still have landed.
+    // even when a later call succeeded: a call cut short may still have landed. A call that
+    // failed without a clear refusal (a timeout, a dropped connection, a 5xx, an unreadable
+    // answer) is unresolved too: the provider may have made the subscription all the same.
     const rows = await this.#prisma.$queryRaw<{ name: string; at: Date }[]>`
       SELECT name, min(at) AS at FROM history h
       WHERE provider = ${provider} AND action IN ('create', 'recreate') AND phase = 'intent' AND at > now() - interval '1 day'
-        AND NOT EXISTS (SELECT 1 FROM history o WHERE o."actionId" = h."actionId" AND o.phase <> 'intent')
+        AND NOT EXISTS (
+          SELECT 1 FROM history o WHERE o."actionId" = h."actionId" AND o.phase <> 'intent'
+            AND (o.phase <> 'failed' OR o."errorCode" IS NULL OR o."errorCode" NOT IN ('PROVIDER_TIMEOUT', 'PROVIDER_NETWORK', 'PROVIDER_SERVER_ERROR', 'PROVIDER_BAD_RESPONSE', 'ERROR')))
       GROUP BY name`;
     return new Map(rows.map((r) => [r.name, r.at]));
   }

@@ -106,6 +106,25 @@ describe('Postgres store', () => {
     await other.close();
   });
 
+  it('open intents: creates journalled without an outcome, or failed without a clear refusal, in the last day', async () => {
+    const at = new Date();
+    const entry = (name: string, actionId: string, phase: 'intent' | 'succeeded' | 'failed', errorCode: string | null = null) =>
+      store.appendHistory({ at, actionId, provider: 'intents', name, action: 'create', reason: 'missing', message: 'm', phase, errorCode });
+    const id = (n: number) => `00000000-0000-4000-8000-0000000001${String(n).padStart(2, '0')}`;
+    await entry('cut-short', id(1), 'intent');
+    await entry('timed-out', id(2), 'intent');
+    await entry('timed-out', id(2), 'failed', 'PROVIDER_TIMEOUT');
+    await entry('refused', id(3), 'intent');
+    await entry('refused', id(3), 'failed', 'PROVIDER_BAD_REQUEST');
+    await entry('done', id(4), 'intent');
+    await entry('done', id(4), 'succeeded');
+    // An earlier call cut short still counts after a later one succeeded.
+    await entry('retried', id(5), 'intent');
+    await entry('retried', id(6), 'intent');
+    await entry('retried', id(6), 'succeeded');
+    expect([...(await store.openIntents('intents')).keys()].sort()).toEqual(['cut-short', 'retried', 'timed-out']);
+  });
+
   it('lists due accounts, most overdue first', async () => {
     const now = new Date('2026-06-01T00:00:00Z');
     await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000010', provider: 'later', name: 'x', kind: 'k', state: 'active', nextCheckAt: new Date(now.getTime() - 1000) });
