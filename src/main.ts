@@ -191,7 +191,7 @@ function emptyStore(store: Store): Store {
     holderAbsent: readOnly,
     takeOverLease: readOnly,
     listLeases: async () => [],
-    openIntents: async () => new Map<string, Date>(),
+    openIntents: async () => new Map(),
     syncTargets: readOnly,
     listTargets: async () => [],
     findTarget: async () => undefined,

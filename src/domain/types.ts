@@ -91,6 +91,7 @@ export const Reason = {
   LifetimeUnknown: 'lifetime-unknown',
   InSync: 'in-sync',
   Pending: 'pending-at-provider',
+  OutcomeUnknown: 'outcome-unknown',
   BackingOff: 'backing-off',
   Rejected: 'rejected-until-config-changes',
   RemovedFromConfig: 'removed-from-config',
@@ -130,6 +131,12 @@ export type Action =
   | (ActionBase & { action: 'recreate'; deleteFirst: boolean; confirmGone: boolean })
   /** `rowless`: a duplicate, orphan or replaced subscription with no row of its own; otherwise the row is marked deleted. */
   | (ActionBase & { action: 'delete'; rowless: boolean });
+
+/** Creates and recreates of one name whose outcome is unknown (cut short, or failed without a clear refusal): the first and the latest. */
+export interface OpenIntent {
+  first: Date;
+  last: Date;
+}
 
 export interface Orphan {
   provider: string;

@@ -26,6 +26,12 @@ export const MAX_RETRY_AFTER_SECONDS = 3600;
 export const DOWN_RETRY_CAP_SECONDS = 60;
 /** Credentials an operator must fix are retried at least this slowly (unless expiry is nearer). */
 export const AUTH_RETRY_SECONDS = 60;
+/**
+ * A create whose outcome is unknown (its answer was lost: a timeout, a dropped connection,
+ * a 5xx, a process that died mid-call) may still land at the provider. For this long after
+ * it, hookwarden looks for what it made instead of creating another.
+ */
+export const OUTCOME_SETTLE_SECONDS = 10;
 /** A PENDING subscription is being set up by the provider: look again soon. */
 export const PENDING_RECHECK_SECONDS = 5;
 /**

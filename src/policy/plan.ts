@@ -6,11 +6,12 @@ import {
   type Orphan,
   type RecordedSubscription,
   type RecordedTarget,
+  type OpenIntent,
   type ReasonCode,
 } from '../domain/types.js';
 import { driftedFields } from './drift.js';
 import { healthOf } from './health.js';
-import { idle, minRenewGapSeconds, nextCheckFor } from './next.js';
+import { idle, minRenewGapSeconds, nextCheckFor, OUTCOME_SETTLE_SECONDS } from './next.js';
 import { renewAt } from './timing.js';
 
 export interface ProviderCapabilities {
@@ -43,7 +44,7 @@ export interface PlanInput {
    * outcome (a crash or a lost database mid-call): a matching subscription the provider
    * lists may be the one that call made, and is adopted instead of creating another.
    */
-  openIntents?: Map<string, Date>;
+  openIntents?: Map<string, OpenIntent>;
 }
 
 export interface PlanResult {
@@ -96,7 +97,7 @@ export function plan(input: PlanInput): PlanResult {
    */
   const madeByIntent = (d: DesiredSubscription, o: ObservedSubscription) => {
     const intent = input.openIntents?.get(d.name);
-    return intent !== undefined && (!o.createdAt || o.createdAt.getTime() >= intent.getTime() - 1000);
+    return intent !== undefined && (!o.createdAt || o.createdAt.getTime() >= intent.first.getTime() - 1000);
   };
   const replacement = (d: DesiredSubscription, replacing: string | null | undefined, fresh: (o: ObservedSubscription) => boolean) =>
     (byFingerprint.get(d.fingerprint) ?? [])
@@ -179,6 +180,14 @@ export function plan(input: PlanInput): PlanResult {
       }
     }
     if (!bound) {
+      // An earlier create's answer was lost moments ago: what it made may not be listed yet.
+      const unknown = input.openIntents?.get(d.name);
+      const settled = unknown ? unknown.last.getTime() + OUTCOME_SETTLE_SECONDS * 1000 : 0;
+      if (now.getTime() < settled) {
+        nextCheck.set(d.name, new Date(settled));
+        push({ ...base, action: 'none', reason: Reason.OutcomeUnknown, message: `the outcome of the create at ${unknown!.last.toISOString()} is unknown; looking for what it made until ${new Date(settled).toISOString()} before creating another` });
+        continue;
+      }
       if (input.caps.disablesUnhealthyCallbacks && down) {
         push({ ...base, action: 'none', reason: Reason.CallbackUnhealthy, message: `${r?.remoteId ? `the provider no longer has ${r.remoteId}` : 'not at the provider'}; waiting for the callback to answer 200 before creating it (${target ? cutoffs(target) : 'callback unhealthy'})` });
         continue;

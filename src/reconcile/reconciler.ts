@@ -177,7 +177,7 @@ export class Reconciler {
       // gather: one listing of the account (all pages), and what Postgres remembers.
       let observed: ObservedSubscription[];
       const recorded = await store.listSubscriptions(account);
-      const openIntents = opts.dryRun ? new Map<string, Date>() : await store.openIntents(account);
+      const openIntents = opts.dryRun ? new Map() : await store.openIntents(account);
       // Expiry is measured from when the listing started: a slow listing errs early, never late.
       const listedAt = clock.now();
       try {

@@ -2,7 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
-import type { RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
+import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
 import type { DeliveryRecord, HistoryEntry, LeaseRow, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
 
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
@@ -179,21 +179,21 @@ export class PrismaStore implements Store {
     return this.#prisma.accountLease.findMany({ orderBy: { account: 'asc' } });
   }
 
-  async openIntents(provider: string): Promise<Map<string, Date>> {
+  async openIntents(provider: string): Promise<Map<string, OpenIntent>> {
     // The latest create or recreate of each name, when it has only its intent row.
     // Served by the (provider, action, name, id) and actionId indexes: only creates and
     // recreates are read, never renewals. The earliest unresolved intent of each name counts,
     // even when a later call succeeded: a call cut short may still have landed. A call that
     // failed without a clear refusal (a timeout, a dropped connection, a 5xx, an unreadable
     // answer) is unresolved too: the provider may have made the subscription all the same.
-    const rows = await this.#prisma.$queryRaw<{ name: string; at: Date }[]>`
-      SELECT name, min(at) AS at FROM history h
+    const rows = await this.#prisma.$queryRaw<{ name: string; first: Date; last: Date }[]>`
+      SELECT name, min(at) AS first, max(at) AS last FROM history h
       WHERE provider = ${provider} AND action IN ('create', 'recreate') AND phase = 'intent' AND at > now() - interval '1 day'
         AND NOT EXISTS (
           SELECT 1 FROM history o WHERE o."actionId" = h."actionId" AND o.phase <> 'intent'
             AND (o.phase <> 'failed' OR o."errorCode" IS NULL OR o."errorCode" NOT IN ('PROVIDER_TIMEOUT', 'PROVIDER_NETWORK', 'PROVIDER_SERVER_ERROR', 'PROVIDER_BAD_RESPONSE', 'ERROR')))
       GROUP BY name`;
-    return new Map(rows.map((r) => [r.name, r.at]));
+    return new Map(rows.map((r) => [r.name, { first: r.first, last: r.last }]));
   }
 
   async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {

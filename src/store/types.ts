@@ -1,4 +1,4 @@
-import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import type { OpenIntent, RecordedSubscription, RecordedTarget } from '../domain/types.js';
 
 export type NewSubscription = Pick<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt'> &
   Partial<Omit<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt' | 'version'>>;
@@ -103,7 +103,7 @@ export interface Store extends LeaseStore {
   /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
   dueProviders(now: Date): Promise<string[]>;
   /** Names of the account with a create or recreate journalled as intended and no outcome recorded (in the last day), and the earliest such intent. */
-  openIntents(provider: string): Promise<Map<string, Date>>;
+  openIntents(provider: string): Promise<Map<string, OpenIntent>>;
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
   syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;
   listTargets(): Promise<RecordedTarget[]>;

@@ -205,7 +205,7 @@ describe('plan: callbacks the provider disables (AXP)', () => {
       want: ['a:recreate:presumed-disabled'],
     },
   ])('$name', ({ obs, open, want }) => {
-    const r = plan(input({ caps: axp, desired: [d()], observed: obs, recorded: [recorded('a', { remoteId: 'r1', presumedDisabledAt: secondsFromNow(-5) })], targets: new Map([[url, target({})]]), openIntents: new Map(open ? [['a', secondsFromNow(-3)]] : []) }));
+    const r = plan(input({ caps: axp, desired: [d()], observed: obs, recorded: [recorded('a', { remoteId: 'r1', presumedDisabledAt: secondsFromNow(-5) })], targets: new Map([[url, target({})]]), openIntents: new Map(open ? [['a', { first: secondsFromNow(-30), last: secondsFromNow(-30) }]] : []) }));
     expect(brief(r)).toEqual(want);
     const del = r.actions.find((a) => a.action === 'delete');
     if (del) expect(del).toMatchObject({ remoteId: 'r1', rowless: true });
@@ -253,11 +253,21 @@ describe('plan: listings the provider got wrong', () => {
     const bound = observed('r1', { fingerprint: 'fp-a', createdAt: secondsFromNow(-3) });
     const late = observed('r2', { fingerprint: 'fp-a', createdAt: secondsFromNow(-2) });
     const rec = recorded('a', { remoteId: 'r1' });
-    const withIntent = plan(input({ desired: [desired('a')], observed: [bound, late], recorded: [rec], openIntents: new Map([['a', secondsFromNow(-4)]]) }));
+    const withIntent = plan(input({ desired: [desired('a')], observed: [bound, late], recorded: [rec], openIntents: new Map([['a', { first: secondsFromNow(-4), last: secondsFromNow(-4) }]]) }));
     expect(brief(withIntent)).toEqual(['a:delete:duplicate']);
     expect(withIntent.actions.find((x) => x.action === 'delete')).toMatchObject({ remoteId: 'r2', rowless: true });
     const without = plan(input({ desired: [desired('a')], observed: [bound, late], recorded: [rec] }));
     expect(brief(without)).toEqual(['a:none:in-sync']);
     expect(without.orphans.map((o) => o.remoteId)).toEqual(['r2']);
+  });
+
+  it('a create whose answer was lost moments ago is not made again until what it made had time to be listed', () => {
+    const open = new Map([['a', { first: secondsFromNow(-3), last: secondsFromNow(-3) }]]);
+    const waiting = plan(input({ desired: [desired('a')], recorded: [recorded('a', { remoteId: null })], openIntents: open }));
+    expect(brief(waiting)).toEqual(['a:none:outcome-unknown']);
+    expect(waiting.nextCheck.get('a')!.getTime()).toBe(secondsFromNow(7).getTime());
+    // Ten seconds on and still not listed: it was never made; create it.
+    const later = plan(input({ desired: [desired('a')], recorded: [recorded('a', { remoteId: null })], openIntents: open, now: secondsFromNow(8) }));
+    expect(brief(later)).toEqual(['a:create:missing']);
   });
 });
