@@ -5,20 +5,13 @@ import { parseConfig } from '../../src/config/load.js';
 import { InfinitySandbox } from '../../src/sandbox/infinity.js';
 import { freshDatabase } from '../fixtures/db.js';
 import { memoryLogger, testEnv } from '../fixtures/stack.js';
+import { until } from '../fixtures/wait.js';
 
 /**
  * Two provider accounts; one of them hangs (every call runs into its timeout). The other
  * must be renewed on time all the same, the loop must keep waking, and the hanging pass is
  * cut at its deadline. Real time, real cron wake-ups.
  */
-const until = async (what: string, ok: () => boolean | Promise<boolean>, seconds: number) => {
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-};
 
 const yaml = (db: string, fast: string, slow: string) => `
 database:

@@ -7,20 +7,13 @@ import { InfinitySandbox } from '../../src/sandbox/infinity.js';
 import { freshDatabase, query } from '../fixtures/db.js';
 import { infinityYaml, memoryLogger, testEnv } from '../fixtures/stack.js';
 import { TcpProxy } from '../fixtures/tcp-proxy.js';
+import { until } from '../fixtures/wait.js';
 
 /**
  * Postgres goes away under a running daemon, in the middle of a pass: first every backend
  * is terminated ("terminating connection due to administrator command", what a restart
  * sends), then the server stops answering at all. Real time, real cron wake-ups, real HTTP.
  */
-const until = async (what: string, ok: () => Promise<boolean> | boolean, seconds: number) => {
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-};
 const get = async (url: string) => {
   const r = await fetch(url);
   return { status: r.status, text: await r.text() };
@@ -33,6 +26,16 @@ describe('a Postgres outage under a running daemon', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   const { logger, lines } = memoryLogger();
 
+  /** The daemon's config: three subscriptions, its database reached through the proxy. */
+  const viaProxyYaml = () => {
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    return infinityYaml(sandbox.url, [{ name: 'a' }, { name: 'b' }, { name: 'c' }], { reconcileEvery: '3s' }).replace(
+      'defaults:\n',
+      `database:\n  url: ${viaProxy.toString()}\nserver:\n  listen: 127.0.0.1:0\ndefaults:\n`,
+    );
+  };
+
   beforeAll(async () => {
     sandbox = new InfinitySandbox({ subscriptionLifetimeSeconds: 40 });
     await sandbox.listen();
@@ -40,13 +43,7 @@ describe('a Postgres outage under a running daemon', () => {
     const server = new URL(inject('pgServerUrl'));
     proxy = new TcpProxy(server.hostname, Number(server.port || 5432));
     await proxy.listen();
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    const yaml = infinityYaml(sandbox.url, [{ name: 'a' }, { name: 'b' }, { name: 'c' }], { reconcileEvery: '3s' }).replace(
-      'defaults:\n',
-      `database:\n  url: ${viaProxy.toString()}\nserver:\n  listen: 127.0.0.1:0\ndefaults:\n`,
-    );
-    daemon = await startDaemon(parseConfig(yaml, 'outage.yaml', { env: testEnv }), logger);
+    daemon = await startDaemon(parseConfig(viaProxyYaml(), 'outage.yaml', { env: testEnv }), logger);
   });
 
   afterAll(async () => {
@@ -97,12 +94,7 @@ describe('a Postgres outage under a running daemon', () => {
 
   it('a daemon started while Postgres is down waits for it, then starts', async () => {
     await proxy.cut();
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    const yaml = infinityYaml(sandbox.url, [{ name: 'a' }, { name: 'b' }, { name: 'c' }], { reconcileEvery: '3s' }).replace(
-      'defaults:\n',
-      `database:\n  url: ${viaProxy.toString()}\nserver:\n  listen: 127.0.0.1:0\ndefaults:\n`,
-    );
+    const yaml = viaProxyYaml();
     const { logger: l2, lines: lines2 } = memoryLogger();
     let started: Daemon | undefined;
     const starting = startDaemon(parseConfig(yaml, 'outage.yaml', { env: testEnv }), l2, { server: {} }).then((d) => (started = d));
