@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -157,4 +158,16 @@ export function listBody(kind: Kind, items: unknown[], page: { next?: string; to
     subscriptions: items,
     links: { prev: '', next: page.next ?? '' },
   };
+}
+
+/** One fake provider and one dispatcher for a test file, started before its tests and closed after. */
+export function useFakeProvider(): { fake: FakeProvider; dispatcher: Agent } {
+  const fake = new FakeProvider();
+  const dispatcher = new Agent();
+  beforeAll(() => fake.listen());
+  afterAll(async () => {
+    await dispatcher.close();
+    await fake.close();
+  });
+  return { fake, dispatcher };
 }

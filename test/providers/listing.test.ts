@@ -1,17 +1,10 @@
-import { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_PAGES } from '../../src/providers/avaya-common/client.js';
-import { FakeProvider, listBody, makeProvider, wireItem, type Answer, type Kind } from './fake-provider.js';
+import { listBody, useFakeProvider, makeProvider, wireItem, type Answer, type Kind } from './fake-provider.js';
 
 /** Listings: each subscription once (the first occurrence wins), and paging that cannot loop. */
 
-const fake = new FakeProvider();
-const dispatcher = new Agent();
-beforeAll(() => fake.listen());
-afterAll(async () => {
-  await dispatcher.close();
-  await fake.close();
-});
+const { fake, dispatcher } = useFakeProvider();
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 const page = (kind: Kind, pageIds: string[], next = '/next') => ({ body: listBody(kind, pageIds.map((id) => wireItem(kind, id)), { next }) });

@@ -1,17 +1,10 @@
-import { Agent } from 'undici';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ProviderError } from '../../src/lib/errors.js';
-import { FakeProvider, makeProvider } from './fake-provider.js';
+import { makeProvider, useFakeProvider } from './fake-provider.js';
 
 /** Token endpoints answer in OAuth's own shape; what they say still makes a short, one-line message. */
 
-const fake = new FakeProvider();
-const dispatcher = new Agent();
-beforeAll(() => fake.listen());
-afterAll(async () => {
-  await dispatcher.close();
-  await fake.close();
-});
+const { fake, dispatcher } = useFakeProvider();
 
 it.each(['avaya-infinity', 'axp-digital'] as const)('%s: a refused token with a long error_description gives a short message', async (kind) => {
   fake.script([{ body: [] }], [{ status: 401, body: { error: 'invalid_client', error_description: `line one\r\n${'d'.repeat(10_000)}` } }]);

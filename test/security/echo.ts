@@ -9,6 +9,24 @@ import { request } from 'undici';
  * the shape the provider uses for errors. It also remembers every bearer token it saw, so
  * a test can look for access tokens issued at run time.
  */
+/** Listening on a free loopback port, and closing with whatever connections are open. */
+abstract class LoopbackServer {
+  #server: Server | undefined;
+  url = '';
+
+  protected async serve(server: Server): Promise<string> {
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+  }
+}
+
 export type EchoPart = 'authorization' | 'appkey' | 'body';
 export type EchoShape = 'text' | 'problem' | 'message' | 'oauth';
 
@@ -22,14 +40,14 @@ export interface EchoRule {
   count?: number;
 }
 
-export class EchoProxy {
+export class EchoProxy extends LoopbackServer {
   readonly rules: (EchoRule & { remaining: number })[] = [];
   readonly bearerTokens = new Set<string>();
   echoed = 0;
-  #server: Server | undefined;
-  url = '';
 
-  constructor(private readonly upstream: () => string) {}
+  constructor(private readonly upstream: () => string) {
+    super();
+  }
 
   echo(rule: EchoRule): this {
     this.rules.push({ ...rule, remaining: rule.count ?? 1 });
@@ -37,7 +55,7 @@ export class EchoProxy {
   }
 
   async listen(): Promise<string> {
-    this.#server = createServer(async (req, res) => {
+    const server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const body = Buffer.concat(chunks).toString('utf8');
@@ -64,14 +82,7 @@ export class EchoProxy {
         res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${(err as Error).message}`);
       }
     });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this.url;
-  }
-
-  async close(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+    return this.serve(server);
   }
 }
 
@@ -100,13 +111,11 @@ function shaped(shape: EchoShape, status: number, text: string): [string, string
  * A callback that fails (500), answering with the values of the headers it was sent:
  * a provider that records the response text (Dixa's delivery status) then holds them.
  */
-export class EchoCallback {
-  #server: Server | undefined;
-  url = '';
+export class EchoCallback extends LoopbackServer {
   hits = 0;
 
   async listen(): Promise<string> {
-    this.#server = createServer(async (req, res) => {
+    const server = createServer(async (req, res) => {
       for await (const _ of req) void _;
       this.hits++;
       const values = Object.entries(req.headers)
@@ -114,13 +123,6 @@ export class EchoCallback {
         .map(([k, v]) => `${k}: ${String(v)}`);
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`rejected ${values.join('; ')}`);
     });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this.url;
-  }
-
-  async close(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+    return this.serve(server);
   }
 }
