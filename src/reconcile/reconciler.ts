@@ -190,7 +190,7 @@ export class Reconciler {
         logger.error({ provider: account, code, err: errorMessage(err) }, 'listing subscriptions failed; will retry');
         if (opts.dryRun) return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
         // Renewals that cannot wait for the next listing are made by the recorded id.
-        const urgent = renewalsWithoutListing(provider, this.settings.desired, recorded, clock.now());
+        const urgent = await this.#stillDue(provider, recorded, renewalsWithoutListing(provider, this.settings.desired, recorded, clock.now()), opts.signal);
         const reports = urgent.actions.length ? await new Executor(this.deps, provider, this.settings.desired.filter((d) => d.provider === account), [], recorded, urgent, this.settings.reconcileEverySeconds, opts.signal).run() : [];
         const after = reports.length ? await store.listSubscriptions(account) : recorded;
         await this.#postponeAfterListFailure(account, after, err);
@@ -234,6 +234,27 @@ export class Reconciler {
       const url = desired.find((d) => d.name === a.name)?.callback?.url;
       if (why && url) await prober.signal(a.provider, url, { at: now, ok: false, reason: `${a.name}: ${why}`, counts: false });
     }
+  }
+
+  /**
+   * Renewals planned from what Postgres recorded may be stale: a replica that died after
+   * renewing never recorded it. Each is asked for by id first and dropped if the provider
+   * already shows it renewed; if asking fails, it is renewed all the same (better twice than
+   * lapsed).
+   */
+  async #stillDue(provider: Provider, recorded: RecordedSubscription[], urgent: PlanResult, signal?: AbortSignal): Promise<PlanResult> {
+    const now = this.deps.clock.now();
+    const rows = new Map(recorded.map((r) => [r.name, r]));
+    const keep: Action[] = [];
+    for (const a of urgent.actions) {
+      const seen = a.remoteId ? await provider.get(a.remoteId, signal).catch(() => null) : null;
+      if (seen === undefined) continue; // gone: the next listing recreates it
+      const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
+      const recordedAt = rows.get(a.name)?.expiresAt;
+      if (expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000) continue;
+      keep.push(a);
+    }
+    return { ...urgent, actions: keep };
   }
 
   /** The account could not be listed: due subscriptions are looked at again after the account's backoff (policy/next.ts). */
