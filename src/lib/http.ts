@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { scrub } from './scrub.js';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { captureSendWindow, checkSendWindow, notSent } from './send-window.js';
 import type { z } from 'zod';
 import { ProviderError, classifyStatus, type ProblemDetails } from './errors.js';
 
@@ -46,7 +47,9 @@ export function createDispatcher(
   });
   const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000, connectTimeout: 10_000 });
   // compose(inner, outer): the observer sits below the retries, so it sees every attempt.
-  return opts.observe ? agent.compose(observeStatus(opts.observe), retry) : agent.compose(retry);
+  // The send window is checked innermost (every attempt, retries included) and bound outermost.
+  const inner = opts.observe ? [checkSendWindow(), observeStatus(opts.observe)] : [checkSendWindow()];
+  return agent.compose(...inner, retry, captureSendWindow());
 }
 
 /** An interceptor that reports the status of every response passing through it. */
@@ -124,8 +127,9 @@ export async function requestJson(dispatcher: Dispatcher, req: JsonRequest): Pro
   try {
     res = await request(req.url, { dispatcher, method: req.method, headers, body, signal });
   } catch (err) {
-    // The caller's own abort (shutdown, a pass deadline) is not a provider failure.
-    if (req.signal?.aborted) throw err;
+    // The caller's own abort (shutdown, a pass deadline) is not a provider failure; nor is a
+    // write refused before it left because this replica may no longer hold the account.
+    if (req.signal?.aborted || notSent(err)) throw err;
     throw failed(err, '');
   }
   const receivedAt = (req.now ?? (() => new Date()))();

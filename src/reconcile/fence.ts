@@ -1,9 +1,12 @@
 import type { Provider } from '../providers/types.js';
+import { withinSendWindow } from '../lib/send-window.js';
 import type { AccountLease } from '../store/lease.js';
 
 /**
  * The provider, with every mutating call preceded by proof that this replica still holds
  * the account (the lease is checked and extended in Postgres right before the call).
+ * The request itself leaves only while the lease, as last proven, cannot have expired: a
+ * process paused between the proof and the request refuses to send it when it resumes.
  * Reads go straight through: they change nothing at the provider.
  */
 export function fenced(p: Provider, lease: AccountLease): Provider {
@@ -11,7 +14,7 @@ export function fenced(p: Provider, lease: AccountLease): Provider {
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       await lease.assert();
-      return fn(...args);
+      return withinSendWindow(lease, () => fn(...args));
     };
   return {
     kind: p.kind,

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type Orphan, type RecordedSubscription } from '../domain/types.js';
 import type { Clock } from '../lib/clock.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
@@ -119,9 +120,10 @@ export class Reconciler {
       }
     }
     await store.announce(holder);
+    const sentAt = performance.now();
     const token = (await store.acquireLease(account, holder, leaseTtlSeconds)) ?? (await this.#takeOverFromAbsent(account));
     if (token === undefined) return undefined;
-    const lease = new AccountLease(store, account, holder, token, leaseTtlSeconds);
+    const lease = new AccountLease(store, account, holder, token, leaseTtlSeconds, sentAt);
     this.deps.logger.info({ provider: account, holder, token: String(token) }, 'took the account lease');
     this.#held.set(account, lease);
     return lease;
@@ -149,9 +151,14 @@ export class Reconciler {
   async heartbeat(): Promise<void> {
     await this.deps.store.announce(this.deps.holder);
     if (this.#held.size === 0) return;
+    const sentAt = performance.now();
     const still = new Set(await this.deps.store.extendLeases(this.deps.holder, this.deps.leaseTtlSeconds));
-    for (const a of [...this.#held.keys()]) {
-      if (still.has(a)) continue;
+    for (const [a, lease] of [...this.#held]) {
+      if (still.has(a)) {
+        lease.proven(sentAt);
+        continue;
+      }
+      lease.lost();
       this.#held.delete(a);
       this.deps.logger.warn({ provider: a }, 'the account lease expired or was taken over; another replica acts on it now');
     }
