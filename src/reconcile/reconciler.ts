@@ -253,11 +253,14 @@ export class Reconciler {
     const now = this.deps.clock.now();
     const rows = new Map(recorded.map((r) => [r.name, r]));
     const keep: Action[] = [];
+    const wanted = new Map(this.settings.desired.filter((d) => d.provider === provider.account).map((d) => [d.name, d]));
     for (const a of urgent.actions) {
       const seen = a.remoteId ? await provider.get(a.remoteId, signal).catch(() => null) : null;
       if (seen === undefined) continue; // gone: the next listing recreates it
+      const row = rows.get(a.name);
+      const recordedAt = row?.expiresAt;
+      if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), now)) continue;
       const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
-      const recordedAt = rows.get(a.name)?.expiresAt;
       if (expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000) continue;
       keep.push(a);
     }
@@ -283,6 +286,18 @@ export class Reconciler {
  * id recorded for them rather than let them expire waiting for a listing. (A renewal of a
  * subscription the provider lost answers 404; the next listing recreates it.)
  */
+/**
+ * Neither the listing nor a GET by id answered: the recorded expiry may be stale (a replica
+ * that died right after renewing never recorded it), so renewing now could renew twice. It is
+ * renewed blind only in the second half of its renewal window; before that, the account's
+ * backoff (capped to land before expiry) brings another look first.
+ */
+function blindRenewalNeeded(expiresAt: Date, lifetimeSeconds: number, d: DesiredSubscription | undefined, now: Date): boolean {
+  if (!d) return true;
+  const window = expiresAt.getTime() - renewAt(expiresAt, lifetimeSeconds, d.renewBefore, d.name).getTime();
+  return expiresAt.getTime() - now.getTime() <= window / 2;
+}
+
 function renewalsWithoutListing(provider: Provider, desired: DesiredSubscription[], recorded: RecordedSubscription[], now: Date): PlanResult {
   const actions: Action[] = [];
   if (!provider.capabilities.renew) return { actions, nextCheck: new Map(), orphans: [] };

@@ -90,7 +90,8 @@ describe('a listing that fails when a renewal is due', () => {
     stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }, { name: 'b' }] });
     await stack.app.reconciler.pass('infinity');
     stack.clock.advance(45); // both renewals due (60 s lifetime, a third before expiry)
-    stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions', status: 500, retryAfterSeconds: 86400, count: 10 });
+    // The listing fails; a GET by id answers, and shows the recorded expiry is current.
+    stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions$', status: 500, retryAfterSeconds: 86400, count: 10 });
     const renews = stack.sandbox.server.count('renew');
     const r = await stack.app.reconciler.pass('infinity');
     expect(r.error).toMatch(/HTTP 500/);
@@ -101,5 +102,23 @@ describe('a listing that fails when a renewal is due', () => {
       expect(row.nextCheckAt.getTime()).toBeLessThan(row.expiresAt!.getTime());
       expect(row.expiresAt!.getTime()).toBeGreaterThan(stack.clock.now().getTime() + 50_000);
     }
+  });
+
+  it('when neither the listing nor a GET answers, renews blind only in the second half of the renewal window', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
+    await stack.app.reconciler.pass('infinity');
+    stack.clock.advance(45); // due: 15 s left of a 20 s window
+    stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions', status: 500, count: 100 });
+    const renews = stack.sandbox.server.count('renew');
+    const first = await stack.app.reconciler.pass('infinity');
+    expect(first.error).toMatch(/HTTP 500/);
+    expect(first.actions).toEqual([]);
+    const [row] = await stack.app.store.listSubscriptions('infinity');
+    // Postponed, but to a look well before expiry.
+    expect(row!.nextCheckAt.getTime()).toBeLessThanOrEqual(row!.expiresAt!.getTime() - 5_000);
+    stack.clock.advance(7); // 8 s left: the second half of the window
+    const second = await stack.app.reconciler.pass('infinity');
+    expect(second.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['a:renew:succeeded']);
+    expect(stack.sandbox.server.count('renew') - renews).toBe(1);
   });
 });
