@@ -18,6 +18,52 @@ const parseHttpDate: (date: string) => Date | undefined = (() => {
   }
 })();
 
+/** The provider calls, a fixed set: the `operation` label of the provider request metrics. */
+export const PROVIDER_OPERATIONS = ['list', 'get', 'create', 'update', 'renew', 'reenable', 'delete', 'token', 'deliveries', 'delivery-logs'] as const;
+export type ProviderOperation = (typeof PROVIDER_OPERATIONS)[number];
+
+/**
+ * What became of one request attempt: the class of its answer's status, or how it failed
+ * without one (`timeout`: no answer in time; `network`: connection refused, reset, DNS…;
+ * `aborted`: the caller gave up, at shutdown or a pass deadline).
+ */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'timeout', 'network', 'aborted'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+export interface RequestAttempt {
+  op: ProviderOperation;
+  statusClass: StatusClass;
+  /** The HTTP status, when an answer came. */
+  status?: number;
+  /** From the attempt leaving to its answer's headers (or its failure). */
+  seconds: number;
+}
+
+/** Told of every attempt of a request that left the process, retries included. */
+export type RequestObserver = (attempt: RequestAttempt) => void;
+
+export function statusClass(status: number): StatusClass {
+  const c = Math.floor(status / 100);
+  return c >= 1 && c <= 5 ? (`${c}xx` as StatusClass) : '5xx';
+}
+
+/** How an attempt that got no answer failed. */
+function failureClass(err: unknown): StatusClass {
+  const e = err as { name?: string; code?: string } | undefined;
+  if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_CONNECT_TIMEOUT' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return 'aborted';
+  return 'network';
+}
+
+/** A request's metering, carried in its dispatch options so that retries (dispatched later, from socket callbacks) carry it too. */
+interface Meter {
+  op: ProviderOperation;
+  observe: RequestObserver;
+  /** Attempts the dispatcher reported; none means a dispatcher without the meter (requestJson then reports the request as one). */
+  attempts: number;
+}
+const METER = Symbol('hookwarden.meter');
+
 /**
  * The one HTTP dispatcher of a process, injected into every provider (never global).
  * Idempotent calls are retried by undici's retry interceptor on 429/502/503/504 and
@@ -31,8 +77,6 @@ export function createDispatcher(
     methods?: Dispatcher.HttpMethod[];
     statusCodes?: number[];
     errorCodes?: string[];
-    /** Sees the status of every attempt, retries included (request and 429 counters). */
-    observe?: (status: number) => void;
   } = {},
 ): Dispatcher {
   const retry = interceptors.retry({
@@ -46,27 +90,41 @@ export function createDispatcher(
     throwOnError: false,
   });
   const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000, connectTimeout: 10_000 });
-  // compose(inner, outer): the observer sits below the retries, so it sees every attempt.
+  // compose(inner, outer): the meter sits below the retries, so it sees every attempt.
   // The send window is checked innermost (every attempt, retries included) and bound outermost.
-  const inner = opts.observe ? [checkSendWindow(), observeStatus(opts.observe)] : [checkSendWindow()];
-  return agent.compose(...inner, retry, captureSendWindow());
+  return agent.compose(checkSendWindow(), meterAttempts(), retry, captureSendWindow());
 }
 
-/** An interceptor that reports the status of every response passing through it. */
-function observeStatus(observe: (status: number) => void): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (options, handler) =>
-    dispatch(
-      options,
-      new Proxy(handler, {
-        get(target, prop) {
-          const value = Reflect.get(target, prop);
-          if (typeof value !== 'function') return value;
-          if (prop === 'onResponseStart') return (c: unknown, status: number, ...rest: unknown[]) => (observe(status), value.call(target, c, status, ...rest));
-          if (prop === 'onHeaders') return (status: number, ...rest: unknown[]) => (observe(status), value.call(target, status, ...rest));
-          return value.bind(target);
-        },
-      }),
-    );
+/**
+ * An interceptor that reports every attempt of a metered request: its status class when
+ * the answer's headers arrive, or how it failed without an answer. An attempt refused
+ * before it left (a closed send window) is not reported: nothing was sent.
+ */
+function meterAttempts(): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) => {
+    const meter = (options as unknown as Record<symbol, unknown>)[METER] as Meter | undefined;
+    if (!meter) return dispatch(options, handler);
+    const started = performance.now();
+    let done = false;
+    const report = (cls: StatusClass, status?: number) => {
+      if (done) return;
+      done = true;
+      meter.attempts++;
+      meter.observe({ op: meter.op, statusClass: cls, ...(status !== undefined ? { status } : {}), seconds: (performance.now() - started) / 1000 });
+    };
+    const wrapped = new Proxy(handler, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (typeof value !== 'function') return value;
+        if (prop === 'onResponseStart') return (c: unknown, status: number, ...rest: unknown[]) => (report(statusClass(status), status), value.call(target, c, status, ...rest));
+        if (prop === 'onHeaders') return (status: number, ...rest: unknown[]) => (report(statusClass(status), status), value.call(target, status, ...rest));
+        if (prop === 'onResponseError') return (c: unknown, err: unknown) => (report(failureClass(err)), value.call(target, c, err));
+        if (prop === 'onError') return (err: unknown) => (report(failureClass(err)), value.call(target, err));
+        return value.bind(target);
+      },
+    });
+    return dispatch(options, wrapped);
+  };
 }
 
 export interface JsonRequest {
@@ -79,6 +137,10 @@ export interface JsonRequest {
   timeoutMs: number;
   /** Names the call in errors, e.g. "avaya-infinity infinity: GET /subscriptions". */
   operation: string;
+  /** Which provider call this is, for the request metrics (with `observe`). */
+  op?: ProviderOperation;
+  /** Told of every attempt of this request, retries included (the account's request metrics). */
+  observe?: RequestObserver;
   /** Answers larger than this are refused (PROVIDER_BAD_RESPONSE); default 1 MiB. */
   maxBodyBytes?: number;
   /** The clock that stamps `receivedAt`; default the system clock. */
@@ -123,15 +185,30 @@ export async function requestJson(dispatcher: Dispatcher, req: JsonRequest): Pro
     const code = (err as { code?: string } | undefined)?.code ?? 'network error';
     return new ProviderError('PROVIDER_NETWORK', `${req.operation}: ${what}${code}: ${clip(errorText(err))}`, 'retryable', { operation: req.operation }, { cause: err });
   };
+  const meter: Meter | undefined = req.op && req.observe ? { op: req.op, observe: req.observe, attempts: 0 } : undefined;
+  const started = performance.now();
+  // A dispatcher without the meter (an injected one) reported no attempt: the request counts as one.
+  const reportWhole = (cls: StatusClass, status?: number) => {
+    if (meter && meter.attempts === 0) meter.observe({ op: meter.op, statusClass: cls, ...(status !== undefined ? { status } : {}), seconds: (performance.now() - started) / 1000 });
+  };
   let res: Dispatcher.ResponseData;
   try {
-    res = await request(req.url, { dispatcher, method: req.method, headers, body, signal });
+    // The meter rides in the dispatch options (undici passes them on to every attempt).
+    const options = { dispatcher, method: req.method, headers, body, signal };
+    if (meter) Object.assign(options, { [METER]: meter });
+    res = await request(req.url, options);
   } catch (err) {
     // The caller's own abort (shutdown, a pass deadline) is not a provider failure; nor is a
     // write refused before it left because this replica may no longer hold the account.
-    if (req.signal?.aborted || notSent(err)) throw err;
+    if (notSent(err)) throw err;
+    if (req.signal?.aborted) {
+      reportWhole('aborted');
+      throw err;
+    }
+    reportWhole(timeout.aborted ? 'timeout' : failureClass(err));
     throw failed(err, '');
   }
+  reportWhole(statusClass(res.statusCode), res.statusCode);
   const receivedAt = (req.now ?? (() => new Date()))();
   const tooLarge = (size: string) =>
     new ProviderError('PROVIDER_BAD_RESPONSE', `${req.operation}: HTTP ${res.statusCode} answer larger than ${maxBytes} bytes${size}`, 'retryable', { status: res.statusCode, operation: req.operation });

@@ -1,27 +1,56 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import type { ActionKind, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
 import type { DeliveryRecord } from '../store/types.js';
+import type { RequestObserver } from './http.js';
+
+/** hookwarden's version, from its package.json (next to dist/ and src/ alike). */
+export const VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
+/** prom-client's gauges whose names end in `_total` (promtool check metrics rejects them); the same counts are exported by type without the suffix. */
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** The states a live subscription can be in (`deleted` rows are not exported). */
+const LIVE_STATES: readonly Exclude<SubscriptionState, 'deleted'>[] = ['pending', 'active', 'inactive', 'failing', 'rejected', 'disabled'];
+
+/** Provider error codes initialised at 0 for each account, so that increase() sees the first one (alerts). */
+const ALERTED_ERROR_CODES = ['PROVIDER_AUTH_FAILED', 'PROVIDER_UNAUTHORIZED', 'PROVIDER_FORBIDDEN'];
 
 /**
- * Gauges describe state at scrape time (read from Postgres, so every replica reports the
- * same), counters describe events. Labels stay bounded: provider account, subscription
- * name, action, reason code, error code; never ids or URLs.
+ * The metrics registry. Gauges describe state at scrape time (read from Postgres, so every
+ * replica reports the same), counters describe events. Labels stay bounded: provider
+ * account, subscription or target name, action, reason code, error code, operation, status
+ * class, result; never ids, URLs or free text. docs/metrics.md lists every metric.
  */
 export class Metrics {
   readonly registry = new Registry();
+  readonly buildInfo: Gauge<'version' | 'node'>;
   readonly actions: Counter<'provider' | 'action' | 'reason' | 'outcome'>;
+  readonly renewals: Counter<'provider' | 'result'>;
+  readonly recreations: Counter<'provider' | 'reason' | 'result'>;
   readonly providerErrors: Counter<'provider' | 'code'>;
+  readonly providerRequests: Counter<'provider' | 'operation' | 'status_class'>;
+  readonly providerRequestDuration: Histogram<'provider' | 'operation' | 'status_class'>;
+  readonly rateLimited: Counter<'provider'>;
   readonly passDuration: Histogram<'provider'>;
   readonly lastPassSuccess: Gauge<'provider'>;
+  readonly lastPassCompleted: Gauge<'provider'>;
   readonly orphans: Gauge<'provider'>;
   readonly massDeleteRefused: Gauge<'provider'>;
   readonly probeDuration: Histogram<'provider' | 'target' | 'outcome'>;
-  readonly recreations: Counter<'provider' | 'reason'>;
-  readonly providerRequests: Counter<'provider'>;
-  readonly rateLimited: Counter<'provider'>;
   readonly storeUp: Gauge;
-  readonly lastPassCompleted: Gauge<'provider'>;
   readonly leaseHeld: Gauge<'provider'>;
+  readonly configReloads: Counter<'result'>;
+  readonly configLastReloadSuccess: Gauge;
+  readonly configLastReloadTimestamp: Gauge;
+  readonly #accounts = new Set<string>();
 
   constructor(
     readSubscriptions?: () => Promise<RecordedSubscription[]>,
@@ -37,22 +66,32 @@ export class Metrics {
   ) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: this.registry, prefix: 'hookwarden_process_' });
-      // Gauges named like counters (promtool check metrics rejects them): left out.
-      for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`hookwarden_process_nodejs_${n}`);
+      // The process and runtime metrics under their standard names (process_cpu_seconds_total, nodejs_…).
+      collectDefaultMetrics({ register: this.registry });
+      for (const n of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(n);
     }
-    this.actions = new Counter({ name: 'hookwarden_actions_total', help: 'Actions executed, by outcome (succeeded, failed).', labelNames: ['provider', 'action', 'reason', 'outcome'], registers });
-    this.providerErrors = new Counter({ name: 'hookwarden_provider_errors_total', help: 'Failed provider calls by error code.', labelNames: ['provider', 'code'], registers });
-    this.passDuration = new Histogram({ name: 'hookwarden_reconcile_pass_duration_seconds', help: 'Duration of one reconcile pass over a provider account.', labelNames: ['provider'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
-    this.lastPassSuccess = new Gauge({ name: 'hookwarden_reconcile_last_success_timestamp_seconds', help: 'When a pass over the account last completed without a failed action.', labelNames: ['provider'], registers });
-    this.orphans = new Gauge({ name: 'hookwarden_orphan_subscriptions', help: 'Subscriptions at the provider that match nothing declared.', labelNames: ['provider'], registers });
-    this.massDeleteRefused = new Gauge({ name: 'hookwarden_mass_delete_refused', help: '1 while deletions are refused because they would remove more than half of what hookwarden owns.', labelNames: ['provider'], registers });
+    this.buildInfo = new Gauge({ name: 'hookwarden_build_info', help: 'Always 1; labelled with the hookwarden version and the Node.js version running it.', labelNames: ['version', 'node'], registers });
+    this.buildInfo.set({ version: VERSION, node: process.version }, 1);
 
-    this.probeDuration = new Histogram({ name: 'hookwarden_probe_duration_seconds', help: 'Callback probe latency, by outcome (ok or the failure class).', labelNames: ['provider', 'target', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10], registers });
-    this.providerRequests = new Counter({ name: 'hookwarden_provider_requests_total', help: 'HTTP requests sent to the provider account, retries included (providers with a published rate limit).', labelNames: ['provider'], registers });
-    this.rateLimited = new Counter({ name: 'hookwarden_provider_rate_limited_total', help: 'Answers 429 Too Many Requests from the provider account.', labelNames: ['provider'], registers });
-    this.storeUp = new Gauge({ name: 'hookwarden_store_up', help: '1 while Postgres answers, 0 while it is unreachable (no pass starts then).', registers });
+    // Reconciling.
+    this.actions = new Counter({ name: 'hookwarden_actions_total', help: 'Actions executed, by action, reason code and outcome (succeeded, failed).', labelNames: ['provider', 'action', 'reason', 'outcome'], registers });
+    this.renewals = new Counter({ name: 'hookwarden_renewals_total', help: 'Renewals (renew, or reactivate in place) of subscriptions, by result (success, failure).', labelNames: ['provider', 'result'], registers });
+    this.recreations = new Counter({ name: 'hookwarden_recreations_total', help: 'Subscriptions deleted and created again (or created again after the provider lost them), by reason code and result (success, failure).', labelNames: ['provider', 'reason', 'result'], registers });
+    this.passDuration = new Histogram({ name: 'hookwarden_reconcile_pass_duration_seconds', help: 'Duration of one reconcile pass over a provider account.', labelNames: ['provider'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
+    this.lastPassSuccess = new Gauge({ name: 'hookwarden_reconcile_last_success_timestamp_seconds', help: 'When this process last completed a pass over the account without a failed action.', labelNames: ['provider'], registers });
     this.lastPassCompleted = new Gauge({ name: 'hookwarden_reconcile_last_pass_timestamp_seconds', help: 'When this process last completed a pass over the account, whatever its outcome.', labelNames: ['provider'], registers });
+    this.orphans = new Gauge({ name: 'hookwarden_orphan_subscriptions', help: 'Subscriptions at the provider that match nothing declared.', labelNames: ['provider'], registers });
+    this.massDeleteRefused = new Gauge({ name: 'hookwarden_mass_delete_refused', help: '1 while deletions are refused because they would remove more than half of what hookwarden owns, else 0.', labelNames: ['provider'], registers });
+
+    // Provider HTTP.
+    this.providerRequests = new Counter({ name: 'hookwarden_provider_requests_total', help: 'HTTP requests sent to the provider account, retries included, by operation and status class (2xx, 4xx, 5xx, timeout, network, aborted).', labelNames: ['provider', 'operation', 'status_class'], registers });
+    this.providerRequestDuration = new Histogram({ name: 'hookwarden_provider_request_duration_seconds', help: "Time from a request to the provider leaving to its answer's headers (or its failure), retries counted one by one.", labelNames: ['provider', 'operation', 'status_class'], buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    this.providerErrors = new Counter({ name: 'hookwarden_provider_errors_total', help: 'Failed provider calls (after retries) that failed an action or a listing, by error code.', labelNames: ['provider', 'code'], registers });
+    this.rateLimited = new Counter({ name: 'hookwarden_provider_rate_limited_total', help: 'Answers 429 Too Many Requests from the provider account, retries included.', labelNames: ['provider'], registers });
+
+    // Callbacks, store, leases, configuration.
+    this.probeDuration = new Histogram({ name: 'hookwarden_probe_duration_seconds', help: 'Callback probe latency, by outcome (ok or the failure class).', labelNames: ['provider', 'target', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10], registers });
+    this.storeUp = new Gauge({ name: 'hookwarden_store_up', help: '1 while Postgres answers, 0 while it is unreachable (no pass starts then).', registers });
     const leases = opts.leases;
     this.leaseHeld = new Gauge({
       name: 'hookwarden_lease_held',
@@ -66,12 +105,17 @@ export class Metrics {
         for (const l of await leases.read().catch(() => [])) this.set({ provider: l.account }, l.holder === leases.holder && l.expiresAt.getTime() > now ? 1 : 0);
       },
     });
-    this.recreations = new Counter({ name: 'hookwarden_recreations_total', help: 'Subscriptions deleted and created again (or created again after the provider lost them), by reason.', labelNames: ['provider', 'reason'], registers });
+    this.configReloads = new Counter({ name: 'hookwarden_config_reloads_total', help: 'Attempts to reload the configuration, by result (success: applied; failure: refused, the previous one stays).', labelNames: ['result'], registers });
+    this.configLastReloadSuccess = new Gauge({ name: 'hookwarden_config_last_reload_success', help: '1 when the last configuration reload was applied (or none was tried), 0 when it was refused.', registers });
+    this.configLastReloadTimestamp = new Gauge({ name: 'hookwarden_config_last_reload_timestamp_seconds', help: 'When the configuration was last loaded (at start) or a reload last tried.', registers });
+    for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
+    this.configLastReloadSuccess.set(1);
+    this.configLastReloadTimestamp.set(Date.now() / 1000);
 
     const ts = (d: Date | null) => (d ? d.getTime() / 1000 : undefined);
     if (opts.readTargets) {
       const up = opts.targetUp ?? ((t: RecordedTarget) => (t.lastProbeAt ? (t.consecutiveFailures === 0 ? 1 : 0) : undefined));
-      const gauge = rowGauges(registers, opts.readTargets, 'target', (t) => ({ provider: t.provider, target: t.name }));
+      const gauge = rowGauges(registers, snapshot(opts.readTargets), 'target', (t) => ({ provider: t.provider, target: t.name }));
       gauge('hookwarden_callback_up', '1 when the callback answered the last probe with 200, 0 when it is failing; absent until probed.', up);
       gauge('hookwarden_callback_consecutive_failures', 'Failed probes (or deliveries) in a row.', (t) => t.consecutiveFailures);
       gauge('hookwarden_callback_unhealthy_since_timestamp_seconds', 'Since when the provider may count the callback unhealthy; absent while healthy.', (t) => ts(t.unhealthySince));
@@ -91,37 +135,95 @@ export class Metrics {
         }
         return [...m.values()];
       };
-      const gauge = rowGauges(registers, latest, 'subscription', (d) => ({ provider: d.provider, subscription: d.name }));
+      const gauge = rowGauges(registers, snapshot(latest), 'subscription', (d) => ({ provider: d.provider, subscription: d.name }));
       gauge('hookwarden_delivery_last_timestamp_seconds', "The provider's last delivery attempt to the subscription's callback, as it reports it.", (d) => ts(d.deliveredAt));
       gauge('hookwarden_delivery_last_success', '1 when that last delivery succeeded, else 0.', (d) => (d.success ? 1 : 0));
     }
     if (readSubscriptions) {
-      const live = async () => (await readSubscriptions()).filter((r) => r.state !== 'deleted');
-      const gauge = rowGauges(registers, live, 'subscription', (r) => ({ provider: r.provider, subscription: r.name }));
-      gauge('hookwarden_subscription_expiry_timestamp_seconds', 'When the subscription expires at the provider unless renewed.', (r) => ts(r.expiresAt));
+      const rows = snapshot(async () => (await readSubscriptions()).filter((r) => r.state !== 'deleted'));
+      new Gauge({
+        name: 'hookwarden_subscriptions',
+        help: 'Declared subscriptions by state (pending, active, inactive, failing, rejected, disabled).',
+        labelNames: ['provider', 'state'],
+        registers,
+        async collect() {
+          this.reset();
+          const counts = new Map<string, Map<string, number>>();
+          for (const r of await rows()) {
+            const byState = counts.get(r.provider) ?? new Map<string, number>(LIVE_STATES.map((s) => [s, 0]));
+            counts.set(r.provider, byState.set(r.state, (byState.get(r.state) ?? 0) + 1));
+          }
+          for (const [provider, byState] of counts) for (const [state, n] of byState) this.set({ provider, state }, n);
+        },
+      });
+      const gauge = rowGauges(registers, rows, 'subscription', (r) => ({ provider: r.provider, subscription: r.name }));
+      gauge('hookwarden_subscription_expiry_timestamp_seconds', 'When the subscription expires at the provider unless renewed; absent for subscriptions that do not expire.', (r) => ts(r.expiresAt));
       gauge('hookwarden_subscription_next_check_timestamp_seconds', 'When hookwarden next looks at the subscription (renewal or periodic check).', (r) => ts(r.nextCheckAt));
       gauge('hookwarden_subscription_active', '1 when the provider reports the subscription ACTIVE, else 0.', (r) => (r.state === 'active' ? 1 : 0));
       gauge('hookwarden_subscription_consecutive_failures', 'Consecutive failed actions on the subscription.', (r) => r.failureCount);
       gauge('hookwarden_subscription_last_renewal_timestamp_seconds', 'When the subscription was last created or renewed.', (r) => ts(r.lastRenewedAt));
     }
   }
+
+  /**
+   * The request observer of one provider account (pass it to requestJson as `observe`):
+   * counts and times every request attempt by operation and status class, and counts 429s.
+   * The account's counters that alerts watch start at 0, so that increase() sees their first event.
+   */
+  providerRequestObserver(provider: string): RequestObserver {
+    if (!this.#accounts.has(provider)) {
+      this.#accounts.add(provider);
+      for (const result of ['success', 'failure']) this.renewals.inc({ provider, result }, 0);
+      for (const code of ALERTED_ERROR_CODES) this.providerErrors.inc({ provider, code }, 0);
+      this.rateLimited.inc({ provider }, 0);
+    }
+    return ({ op, statusClass, status, seconds }) => {
+      const labels = { provider, operation: op, status_class: statusClass };
+      this.providerRequests.inc(labels);
+      this.providerRequestDuration.observe(labels, seconds);
+      if (status === 429) this.rateLimited.inc({ provider });
+    };
+  }
+
+  /**
+   * One executed action: counted by outcome, and as a renewal or a recreation (`recreated`:
+   * the subscription was, or was to be, deleted and created again).
+   */
+  recordAction(provider: string, a: { action: ActionKind; reason: string }, outcome: 'succeeded' | 'failed', recreated: boolean): void {
+    this.actions.inc({ provider, action: a.action, reason: a.reason, outcome });
+    const result = outcome === 'succeeded' ? 'success' : 'failure';
+    if (recreated) this.recreations.inc({ provider, reason: a.reason, result });
+    else if (a.action === 'renew' || a.action === 'reactivate') this.renewals.inc({ provider, result });
+  }
+
+  /** A configuration reload: applied (`ok`) or refused. */
+  recordConfigReload(ok: boolean, at: Date = new Date()): void {
+    this.configReloads.inc({ result: ok ? 'success' : 'failure' });
+    this.configLastReloadSuccess.set(ok ? 1 : 0);
+    this.configLastReloadTimestamp.set(at.getTime() / 1000);
+  }
 }
 
 /**
- * A factory of gauges computed from rows read at scrape time: one read of Postgres per
- * scrape is shared by every gauge of the family, and each gauge is reset before it is
- * filled, so rows that disappeared leave no stale series.
+ * Rows read at scrape time, one read of Postgres per scrape shared by every gauge built on
+ * it. While the database is unreachable a scrape still answers, from the last rows read.
  */
-function rowGauges<T, L extends string>(registers: Registry[], read: () => Promise<T[]>, label: L, labels: (row: T) => Record<'provider' | L, string>) {
-  let snapshot: Promise<T[]> | undefined;
-  // While the database is unreachable a scrape still answers, from the last rows read.
+function snapshot<T>(read: () => Promise<T[]>): () => Promise<T[]> {
+  let current: Promise<T[]> | undefined;
   let lastGood: T[] = [];
   const readOrLast = () =>
     read().then(
       (rows) => (lastGood = rows),
       () => lastGood,
     );
-  const rows = () => (snapshot ??= readOrLast().finally(() => setTimeout(() => (snapshot = undefined), 0)));
+  return () => (current ??= readOrLast().finally(() => setTimeout(() => (current = undefined), 0)));
+}
+
+/**
+ * A factory of gauges with one series per row; each gauge is reset before it is filled, so
+ * rows that disappeared leave no stale series.
+ */
+function rowGauges<T, L extends string>(registers: Registry[], rows: () => Promise<T[]>, label: L, labels: (row: T) => Record<'provider' | L, string>) {
   return (name: string, help: string, value: (row: T) => number | undefined) =>
     new Gauge({
       name,

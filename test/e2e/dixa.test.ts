@@ -128,7 +128,7 @@ describe('Dixa webhook subscriptions', () => {
     expect(metrics).toContain('hookwarden_delivery_last_success{provider="dixa",subscription="conversations"} 0');
     expect(metrics).toContain('hookwarden_delivery_last_success{provider="dixa",subscription="notes"} 1');
     expect(metrics).toContain(`hookwarden_delivery_last_timestamp_seconds{provider="dixa",subscription="conversations"} ${s.clock.now().getTime() / 1000}`);
-    expect(metrics).toMatch(/hookwarden_provider_requests_total\{provider="dixa"\} \d+/);
+    expect(metrics).toMatch(/hookwarden_provider_requests_total\{provider="dixa",operation="deliveries",status_class="2xx"\} [1-9]/);
     // NoRecentDelivery is recorded as such.
     const r = (await s.app.store.listSubscriptions()).find((x) => x.name === 'notes')!;
     s.dixa.org(DIXA_ENV.DIXA_API_TOKEN).get(r.remoteId!)!.status.clear();

@@ -86,7 +86,7 @@ describe('callback health, end to end (AXP sandbox delivering to a real receiver
     await s.axp.deliver();
     expect(s.receiver.count({ path: '/hooks/axp-digital/shared', probe: false })).toBe(delivered + 2);
     const text = await s.app.metrics.registry.metrics();
-    expect(text).toContain('hookwarden_recreations_total{provider="digital",reason="presumed-disabled"} 2');
+    expect(text).toContain('hookwarden_recreations_total{provider="digital",reason="presumed-disabled",result="success"} 2');
     const history = await s.app.store.history({ name: 'chat-a' });
     expect(history.some((h) => h.action === 'recreate' && h.reason === 'presumed-disabled' && h.phase === 'succeeded' && h.previousRemoteId === before['chat-a']!.remoteId)).toBe(true);
     console.info(`[health] failure detected after ${detectedAfter} s (probe every 10 s); repaired ${repairedAfter} s after the callback was mended (virtual time)`);

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { errorFromResponse, expectJson, requestJson, type JsonResponse } from '../../lib/http.js';
+import { errorFromResponse, expectJson, requestJson, type JsonResponse, type ProviderOperation, type RequestObserver } from '../../lib/http.js';
 import type { TokenSource } from './oauth.js';
 
 export interface BearerApiOptions {
@@ -13,13 +13,16 @@ export interface BearerApiOptions {
   headers?: Record<string, string>;
   /** Prefix of every error message: "<kind> <account>". */
   label: string;
+  /** The account's request metrics. */
+  observe?: RequestObserver | undefined;
 }
 
 /** A JSON API behind an OAuth bearer token: one call, a fresh token once on 401, typed errors. */
 export class BearerApi {
   constructor(protected readonly opts: BearerApiOptions) {}
 
-  async call(method: Dispatcher.HttpMethod, path: string, json?: unknown, signal?: AbortSignal): Promise<JsonResponse> {
+  /** One call; `op` names it for the request metrics. */
+  async call(op: ProviderOperation, method: Dispatcher.HttpMethod, path: string, json?: unknown, signal?: AbortSignal): Promise<JsonResponse> {
     const operation = this.operation(method, path);
     for (let attempt = 0; ; attempt++) {
       const token = await this.opts.tokens.get(signal);
@@ -31,6 +34,8 @@ export class BearerApi {
         ...(signal ? { signal } : {}),
         timeoutMs: this.opts.timeoutMs,
         operation,
+        op,
+        ...(this.opts.observe ? { observe: this.opts.observe } : {}),
       });
       if (res.status === 401 && attempt === 0) {
         this.opts.tokens.invalidate();
@@ -47,7 +52,7 @@ export class BearerApi {
 
   /** Deleting what is already gone (404) counts as done. */
   async delete(path: string, signal?: AbortSignal): Promise<void> {
-    const res = await this.call('DELETE', path, undefined, signal);
+    const res = await this.call('delete', 'DELETE', path, undefined, signal);
     if (res.status === 204 || res.status === 200 || res.status === 404) return;
     throw errorFromResponse(this.operation('DELETE', path), res);
   }

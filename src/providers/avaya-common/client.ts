@@ -17,12 +17,12 @@ export class AvayaSubscriptionClient extends BearerApi {
   readonly pageSize: number;
 
   async create(body: CreateSubscriptionBody, signal?: AbortSignal): Promise<WireSubscription> {
-    return this.expect(await this.call('POST', '/subscriptions', body, signal), [201, 200], 'POST', '/subscriptions', wireSubscription);
+    return this.expect(await this.call('create', 'POST', '/subscriptions', body, signal), [201, 200], 'POST', '/subscriptions', wireSubscription);
   }
 
   async listPage(pageNumber: number, signal?: AbortSignal) {
     const path = `/subscriptions?pageNumber=${pageNumber}&pageSize=${this.pageSize}`;
-    return this.expect(await this.call('GET', path, undefined, signal), [200], 'GET', path, wirePage);
+    return this.expect(await this.call('list', 'GET', path, undefined, signal), [200], 'GET', path, wirePage);
   }
 
   /**
@@ -51,20 +51,20 @@ export class AvayaSubscriptionClient extends BearerApi {
   /** undefined when the provider answers 404. */
   async get(id: string, signal?: AbortSignal): Promise<WireSubscription | undefined> {
     const path = `/subscriptions/${encodeURIComponent(id)}`;
-    const res = await this.call('GET', path, undefined, signal);
+    const res = await this.call('get', 'GET', path, undefined, signal);
     if (res.status === 404) return undefined;
     return this.expect(res, [200], 'GET', path, wireSubscription);
   }
 
   async patch(id: string, body: Partial<CreateSubscriptionBody>, signal?: AbortSignal): Promise<WireSubscription> {
     const path = `/subscriptions/${encodeURIComponent(id)}`;
-    return this.expect(await this.call('PATCH', path, body, signal), [200], 'PATCH', path, wireSubscription);
+    return this.expect(await this.call('update', 'PATCH', path, body, signal), [200], 'PATCH', path, wireSubscription);
   }
 
   /** Renew (or reactivate). The body is optional; when sent it rotates the webhook's auth token. */
   async renew(id: string, body?: { transport: { authToken: string } }, signal?: AbortSignal): Promise<WireSubscription> {
     const path = `/subscriptions/${encodeURIComponent(id)}:renew`;
-    return this.expect(await this.call('POST', path, body, signal), [200], 'POST', path, wireSubscription);
+    return this.expect(await this.call('renew', 'POST', path, body, signal), [200], 'POST', path, wireSubscription);
   }
 
   remove(id: string, signal?: AbortSignal): Promise<void> {

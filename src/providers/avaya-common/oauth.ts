@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../lib/clock.js';
 import { ProviderError } from '../../lib/errors.js';
-import { clip, errorFromResponse, requestJson } from '../../lib/http.js';
+import { clip, errorFromResponse, requestJson, type RequestObserver } from '../../lib/http.js';
 import { scrubber } from '../../lib/scrub.js';
 import { wireToken } from './wire.js';
 
@@ -23,6 +23,8 @@ export class TokenSource {
       headers?: Record<string, string>;
       timeoutMs: number;
       operation: string;
+      /** The account's request metrics. */
+      observe?: RequestObserver | undefined;
     },
   ) {}
 
@@ -47,6 +49,8 @@ export class TokenSource {
       ...(signal ? { signal } : {}),
       timeoutMs: this.opts.timeoutMs,
       operation,
+      op: 'token',
+      ...(this.opts.observe ? { observe: this.opts.observe } : {}),
     });
     if (res.status !== 200) {
       const err = errorFromResponse(operation, res);

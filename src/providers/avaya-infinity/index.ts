@@ -17,6 +17,7 @@ export const avayaInfinity: ProviderKind<InfinityAccount, InfinitySubscriptionCo
   create(account, acc, deps) {
     const base = acc.baseUrl.replace(/\/+$/, '');
     const label = `avaya-infinity ${account}`;
+    const observe = deps.metrics?.providerRequestObserver(account);
     const tokens = new TokenSource({
       dispatcher: deps.dispatcher,
       clock: deps.clock,
@@ -24,6 +25,7 @@ export const avayaInfinity: ProviderKind<InfinityAccount, InfinitySubscriptionCo
       form: { grant_type: 'client_credentials', client_id: acc.clientId, client_secret: acc.clientSecret, scope: acc.scope },
       timeoutMs: acc.timeout * 1000,
       operation: label,
+      observe,
     });
     const client = new AvayaSubscriptionClient({
       dispatcher: deps.dispatcher,
@@ -32,6 +34,7 @@ export const avayaInfinity: ProviderKind<InfinityAccount, InfinitySubscriptionCo
       timeoutMs: acc.timeout * 1000,
       pageSize: acc.pageSize,
       label,
+      observe,
     });
     return {
       kind: 'avaya-infinity',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { headerValue, healthPolicy, httpTimeout, httpsUrl, nonEmpty } from '../../config/common.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Dispatcher } from 'undici';
+import type { RequestObserver } from '../../lib/http.js';
 import { TokenSource } from '../avaya-common/oauth.js';
 
 /** Account settings shared by the AXP kinds: https://{HOST-REGION}.api.avayacloud.com, a 6-letter account, an app key. */
@@ -35,7 +36,7 @@ export interface AxpAccount {
 export const axpTokenPath = (accountId: string) => `/api/auth/v1/${accountId}/protocol/openid-connect/token`;
 
 /** The AXP token endpoint: client credentials, with the appkey header AXP wants on every call. */
-export function axpTokens(acc: AxpAccount, deps: { dispatcher: Dispatcher; clock: Clock }, label: string): TokenSource {
+export function axpTokens(acc: AxpAccount, deps: { dispatcher: Dispatcher; clock: Clock }, label: string, observe?: RequestObserver): TokenSource {
   const base = acc.baseUrl.replace(/\/+$/, '');
   return new TokenSource({
     dispatcher: deps.dispatcher,
@@ -45,5 +46,6 @@ export function axpTokens(acc: AxpAccount, deps: { dispatcher: Dispatcher; clock
     headers: { appkey: acc.appKey },
     timeoutMs: acc.timeout * 1000,
     operation: label,
+    observe,
   });
 }

@@ -78,13 +78,15 @@ export const axpDigital: ProviderKind<DigitalAccount, DigitalSubscriptionConfig>
   create(account, acc, deps) {
     const label = `axp-digital ${account}`;
     const base = acc.baseUrl.replace(/\/+$/, '');
+    const observe = deps.metrics?.providerRequestObserver(account);
     const api = new BearerApi({
       dispatcher: deps.dispatcher,
       apiUrl: (acc.apiUrl ?? base + DIGITAL_API_PATH).replace(/\/+$/, '') + `/accounts/${acc.accountId}`,
-      tokens: axpTokens(acc, deps, label),
+      tokens: axpTokens(acc, deps, label, observe),
       timeoutMs: acc.timeout * 1000,
       headers: { appkey: acc.appKey },
       label,
+      observe,
     });
     const path = (id?: string) => (id ? `/subscriptions/${encodeURIComponent(id)}` : '/subscriptions');
     return {
@@ -93,15 +95,15 @@ export const axpDigital: ProviderKind<DigitalAccount, DigitalSubscriptionConfig>
       capabilities: { renew: false, update: true, disablesUnhealthyCallbacks: true },
       // The list is a bare array, without paging; channelProviderId is an optional filter, left off to see everything.
       // A subscription listed twice is kept once (the first occurrence).
-      list: async (signal) => firstOfEach(api.expect(await api.call('GET', path(), undefined, signal), [200], 'GET', path(), z.array(wireDigital)).map(fromWire)),
+      list: async (signal) => firstOfEach(api.expect(await api.call('list', 'GET', path(), undefined, signal), [200], 'GET', path(), z.array(wireDigital)).map(fromWire)),
       get: async (id, signal) => {
-        const res = await api.call('GET', path(id), undefined, signal);
+        const res = await api.call('get', 'GET', path(id), undefined, signal);
         if (res.status === 404) return undefined;
         return fromWire(api.expect(res, [200], 'GET', path(id), wireDigital));
       },
-      create: async (d, signal) => fromWire(api.expect(await api.call('POST', path(), body(d), signal), [201, 200], 'POST', path(), wireDigital)),
+      create: async (d, signal) => fromWire(api.expect(await api.call('create', 'POST', path(), body(d), signal), [201, 200], 'POST', path(), wireDigital)),
       // PUT replaces the whole subscription (callbackUrl and eventTypes).
-      update: async (id, d, signal) => fromWire(api.expect(await api.call('PUT', path(id), body(d), signal), [200], 'PUT', path(id), wireDigital)),
+      update: async (id, d, signal) => fromWire(api.expect(await api.call('update', 'PUT', path(id), body(d), signal), [200], 'PUT', path(id), wireDigital)),
       renew: async () => {
         throw new ProviderError('PROVIDER_BAD_REQUEST', `${label}: AXP Digital subscriptions do not expire and have no renew`, 'terminal');
       },

@@ -104,14 +104,16 @@ export const axpNotification: ProviderKind<NotificationAccount, NotificationSubs
   create(account, acc, deps) {
     const label = `axp-notification ${account}`;
     const base = acc.baseUrl.replace(/\/+$/, '');
+    const observe = deps.metrics?.providerRequestObserver(account);
     const client = new AvayaSubscriptionClient({
       dispatcher: deps.dispatcher,
       apiUrl: (acc.apiUrl ?? base + NOTIFICATION_API_PATH).replace(/\/+$/, '') + `/accounts/${acc.accountId}`,
-      tokens: axpTokens(acc, deps, label),
+      tokens: axpTokens(acc, deps, label, observe),
       timeoutMs: acc.timeout * 1000,
       headers: { appkey: acc.appKey },
       pageSize: acc.pageSize,
       label,
+      observe,
     });
     return {
       kind: 'axp-notification',

@@ -2,7 +2,7 @@ import PQueue from 'p-queue';
 import { z } from 'zod';
 import type { Dispatcher } from 'undici';
 import { sha256 } from '../../lib/hash.js';
-import { createDispatcher, errorFromResponse, expectJson, requestJson, type JsonResponse } from '../../lib/http.js';
+import { createDispatcher, errorFromResponse, expectJson, requestJson, type JsonResponse, type ProviderOperation } from '../../lib/http.js';
 import type { ProviderKind } from '../types.js';
 import { dixaAccountSchema, dixaSubscriptionSchema, type DixaAccount, type DixaSubscriptionConfig } from './config.js';
 import { scrubber } from '../../lib/scrub.js';
@@ -41,14 +41,11 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
       statusCodes: [429],
       errorCodes: [],
       maxRetries: 3,
-      observe: (status) => {
-        deps.metrics?.providerRequests.inc({ provider: account });
-        if (status === 429) deps.metrics?.rateLimited.inc({ provider: account });
-      },
     });
+    const observe = deps.metrics?.providerRequestObserver(account);
     const base = `${acc.baseUrl.replace(/\/+$/, '')}/${acc.apiVersion}/webhooks`;
     const shape = (path: string) => path.replace(/\/[0-9a-fA-F-]{36}(?=\/|$)/, '/{id}').replace(/\/logs\/[^/]+$/, '/logs/{event}');
-    const call = (method: Dispatcher.HttpMethod, path: string, json?: unknown, signal?: AbortSignal): Promise<JsonResponse> =>
+    const call = (op: ProviderOperation, method: Dispatcher.HttpMethod, path: string, json?: unknown, signal?: AbortSignal): Promise<JsonResponse> =>
       queue.add(
         () =>
           requestJson(dispatcher, {
@@ -60,6 +57,8 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
             ...(signal ? { signal } : {}),
             timeoutMs: acc.timeout * 1000,
             operation: `${label}: ${method} /${acc.apiVersion}/webhooks${shape(path)}`,
+            op,
+            ...(observe ? { observe } : {}),
           }),
         signal ? { signal } : {},
       );
@@ -67,7 +66,7 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
       expectJson(`${label}: ${method} /${acc.apiVersion}/webhooks${shape(path)}`, res, ok, schema);
     const one = async (id: string, signal?: AbortSignal) => {
       const path = `/${encodeURIComponent(id)}`;
-      const res = await call('GET', path, undefined, signal);
+      const res = await call('get', 'GET', path, undefined, signal);
       return res.status === 404 ? undefined : expect(res, [200], 'GET', path, data(wireWebhook)).data;
     };
     return {
@@ -77,34 +76,34 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
       // One unpaged array; a webhook listed twice is kept once (the first occurrence).
       list: async (signal) => {
         const seen = new Set<string>();
-        return expect(await call('GET', '', undefined, signal), [200], 'GET', '', data(z.array(wireWebhook))).data.filter((w) => !seen.has(w.id) && seen.add(w.id)).map(fromWire);
+        return expect(await call('list', 'GET', '', undefined, signal), [200], 'GET', '', data(z.array(wireWebhook))).data.filter((w) => !seen.has(w.id) && seen.add(w.id)).map(fromWire);
       },
       get: async (id, signal) => {
         const w = await one(id, signal);
         return w && fromWire(w);
       },
-      create: async (d, signal) => fromWire(expect(await call('POST', '', toBody(d), signal), [201, 200], 'POST', '', data(wireWebhook)).data),
+      create: async (d, signal) => fromWire(expect(await call('create', 'POST', '', toBody(d), signal), [201, 200], 'POST', '', data(wireWebhook)).data),
       update: async (id, d, signal) => {
         const path = `/${encodeURIComponent(id)}`;
-        return fromWire(expect(await call('PATCH', path, toBody(d), signal), [200], 'PATCH', path, data(wireWebhook)).data);
+        return fromWire(expect(await call('update', 'PATCH', path, toBody(d), signal), [200], 'PATCH', path, data(wireWebhook)).data);
       },
       // Re-enabling is Dixa's "renew": PATCH {enabled: true}.
       renew: async (id, _d, signal) => {
         const path = `/${encodeURIComponent(id)}`;
-        return fromWire(expect(await call('PATCH', path, { enabled: true }, signal), [200], 'PATCH', path, data(wireWebhook)).data);
+        return fromWire(expect(await call('reenable', 'PATCH', path, { enabled: true }, signal), [200], 'PATCH', path, data(wireWebhook)).data);
       },
       delete: async (id, signal) => {
         const path = `/${encodeURIComponent(id)}`;
-        const res = await call('DELETE', path, undefined, signal);
+        const res = await call('delete', 'DELETE', path, undefined, signal);
         if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw errorFromResponse(`${label}: DELETE /${acc.apiVersion}/webhooks/{id}`, res);
       },
       deliveryStatus: async (id, signal) => {
         const path = `/${encodeURIComponent(id)}/delivery-status`;
-        return expect(await call('GET', path, undefined, signal), [200], 'GET', path, data(z.array(wireDeliveryStatus))).data.map(toDeliveryStatus);
+        return expect(await call('deliveries', 'GET', path, undefined, signal), [200], 'GET', path, data(z.array(wireDeliveryStatus))).data.map(toDeliveryStatus);
       },
       deliveryLogs: async (id, event, signal) => {
         const path = `/${encodeURIComponent(id)}/delivery-status/logs/${encodeURIComponent(event)}`;
-        const entries = expect(await call('GET', path, undefined, signal), [200], 'GET', path, data(z.array(wireDeliveryLog))).data.map(toLogEntry);
+        const entries = expect(await call('delivery-logs', 'GET', path, undefined, signal), [200], 'GET', path, data(z.array(wireDeliveryLog))).data.map(toLogEntry);
         return entries.sort((a, b) => b.at.getTime() - a.at.getTime());
       },
       secret: async (id, signal) => {
