@@ -6,6 +6,7 @@ import { AxpSandbox } from '../sandbox/axp.js';
 import { DixaSandbox } from '../sandbox/dixa.js';
 import { InfinitySandbox } from '../sandbox/infinity.js';
 import { CallbackReceiver } from '../sandbox/receiver.js';
+import type { PageControls } from '../server/page.js';
 import { cliLogger } from './common.js';
 import { err } from './output.js';
 import { startDaemon, stopOnSignal } from './run.js';
@@ -38,7 +39,7 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   process.env.DEMO_CLIENT_SECRET = 'demo-secret';
   process.env.DEMO_HOOK_TOKEN ??= 'demo-hook-token';
   const config = loadConfigFile(file);
-  const daemon = await startDaemon(config, logger, { server: { extra: breakAndMend(receiver, logger), banner: BANNER } });
+  const daemon = await startDaemon(config, logger, { server: { extra: breakAndMend(receiver, logger), controls: CONTROLS } });
   err(
     [
       '',
@@ -65,9 +66,14 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   });
 }
 
-const BANNER = `<form method="post" style="display:inline"><button formaction="/demo/callback/break">Break the AXP callback (503)</button>
-<button formaction="/demo/callback/mend">Mend it</button></form>
-<small>Demo: AXP disables subscriptions 60 s after their callback turns unhealthy and deletes them 5 min later; hookwarden recreates them once it answers again.</small>`;
+/** The break and mend buttons: the demo passes them to the status page; `run` has none. */
+const CONTROLS: PageControls = {
+  buttons: [
+    { label: 'Break the AXP callback (503)', path: '/demo/callback/break' },
+    { label: 'Mend it', path: '/demo/callback/mend' },
+  ],
+  note: 'Demo: AXP disables subscriptions 60 s after their callback turns unhealthy and deletes them 5 min later; hookwarden recreates them once it answers again.',
+};
 
 /** POST /demo/callback/break and /demo/callback/mend: the AXP Digital callback fails with 503, or answers again. */
 function breakAndMend(receiver: CallbackReceiver, logger: { info: (o: object, m: string) => void }) {

@@ -69,6 +69,22 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * True for a listen host (server.listen, without its port) that only this machine can
+ * reach: localhost, 127.0.0.0/8 and ::1, however written (0:0:0:0:0:0:0:1, 127.1,
+ * ::ffff:127.0.0.1). The host is normalised as a URL host first, as the system resolves it.
+ */
+export function isLoopbackListenHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  let normal: string;
+  try {
+    normal = new URL(`http://${h.includes(':') ? `[${h}]` : h}/`).hostname;
+  } catch {
+    return false;
+  }
+  return isLoopbackHost(normal) || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(normal);
+}
+
 /** Where credentials belong instead of a URL's userinfo: callback URLs (`url` of a watch entry, `callback.url`) or account URLs. */
 const CALLBACK_CREDENTIALS = "put credentials in the callback's auth token or headers instead";
 const ACCOUNT_CREDENTIALS = "put credentials in the account's clientId/clientSecret or token fields instead";

@@ -4,7 +4,7 @@ import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocumen
 import type { z } from 'zod';
 import type { DesiredSubscription, HealthPolicy, RenewBefore } from '../domain/types.js';
 import type { WatchEntry } from '../watchdog/targets.js';
-import { normalUrl } from './common.js';
+import { isLoopbackListenHost, normalUrl } from './common.js';
 import { ConfigError, type ConfigIssue } from '../lib/errors.js';
 import { providerKinds } from '../providers/registry.js';
 import { topSchema } from './schema.js';
@@ -24,6 +24,8 @@ export interface Config {
     reconcileEverySeconds: number;
     renewBefore: RenewBefore;
     concurrency: number;
+    /** Subscriptions of one account acted on at once within a pass. */
+    actionConcurrency: number;
     probe: { everySeconds: number; timeoutSeconds: number };
     deliveryPollEverySeconds: number;
     /** How long a replica's hold on a provider account lasts without being renewed. */
@@ -33,6 +35,11 @@ export interface Config {
   };
   /** /healthz fails when the loop has not completed a wake-up for this long. */
   livenessTimeoutSeconds: number;
+  /** The HTTP server's settings read at start besides listen (a secret: never log it). */
+  server: {
+    /** Bearer token for /status, /status.json and /metrics; always set when listen is not a loopback address. */
+    token: string | undefined;
+  };
   accounts: Record<string, AccountConfig>;
   /** Each account's callback policy. */
   policies: Record<string, HealthPolicy>;
@@ -265,15 +272,27 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   });
   if (issues.length) throw new ConfigError(dedupe(issues));
 
-  const probe = { everySeconds: cfg.defaults.probe.every, timeoutSeconds: cfg.defaults.probe.timeout };
+  // Off loopback, the status page and the metrics are reachable from elsewhere: they are
+  // served only to holders of server.token, so one must be configured.
   const [host, port] = splitHostPort(cfg.server.listen);
+  if (!isLoopbackListenHost(host) && cfg.server.token === undefined) {
+    issues.push(
+      ...issueAt(doc, pos, file, ['server', 'listen'], {
+        message: `${host} is not a loopback address: set server.token (e.g. \${HOOKWARDEN_SERVER_TOKEN}); /status, /status.json and /metrics then require "Authorization: Bearer <token>"`,
+      }),
+    );
+  }
+  if (issues.length) throw new ConfigError(dedupe(issues));
+
+  const probe = { everySeconds: cfg.defaults.probe.every, timeoutSeconds: cfg.defaults.probe.timeout };
   return {
     file,
     databaseUrl: cfg.database?.url,
     dataDir: resolve(dirname(resolve(file)), cfg.dataDir),
     listen: { host, port },
-    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, probe, deliveryPollEverySeconds: cfg.defaults.deliveryPoll.every, leaseTtlSeconds: cfg.defaults.leaseTtl, passTimeoutSeconds: cfg.defaults.passTimeout },
+    defaults: { reconcileEverySeconds: cfg.defaults.reconcileEvery, renewBefore: defaults.renewBefore, concurrency: cfg.defaults.concurrency, actionConcurrency: cfg.defaults.actionConcurrency, probe, deliveryPollEverySeconds: cfg.defaults.deliveryPoll.every, leaseTtlSeconds: cfg.defaults.leaseTtl, passTimeoutSeconds: cfg.defaults.passTimeout },
     livenessTimeoutSeconds: cfg.server.livenessTimeout,
+    server: { token: cfg.server.token },
     accounts: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, { kind: a.kind, settings: a }])),
     policies: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, a.policy])),
     desired,

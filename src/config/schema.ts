@@ -17,6 +17,17 @@ const accountHead = z.looseObject({
   kind: z.enum(kinds, { message: `kind must be one of ${kinds.join(', ')}` }),
 });
 
+/**
+ * A Bearer token (RFC 6750 b64token): long enough to guess at no useful rate, and made of
+ * characters that pass through any HTTP client unchanged. The value is never echoed.
+ */
+export const SERVER_TOKEN_MIN = 16;
+const serverToken = z
+  .string({ message: 'server.token must be a string' })
+  .min(SERVER_TOKEN_MIN, { message: `server.token must be at least ${SERVER_TOKEN_MIN} characters (generate one: openssl rand -hex 32)` })
+  .max(4096, { message: 'server.token must be at most 4096 characters' })
+  .regex(/^[A-Za-z0-9\-._~+/]+=*$/, { message: 'server.token may hold only letters, digits and - . _ ~ + / (then = padding), as a Bearer token does' });
+
 export const topSchema = z.strictObject({
   /** A Postgres connection URL; unlike the provider URLs it may carry a user and password. */
   database: z
@@ -38,6 +49,11 @@ export const topSchema = z.strictObject({
         .default('127.0.0.1:9464'),
       /** /healthz fails when the loop has not completed a wake-up for this long. */
       livenessTimeout: duration('server.livenessTimeout', { min: 10, max: DAY }).default(300),
+      /**
+       * The Bearer token /status, /status.json and /metrics require; mandatory when listen is
+       * not a loopback address (checked in load.ts, where the listen address is known).
+       */
+      token: serverToken.optional(),
     })
     .default({ listen: '127.0.0.1:9464', livenessTimeout: 300 }),
   defaults: z
@@ -45,6 +61,8 @@ export const topSchema = z.strictObject({
       reconcileEvery: duration('reconcileEvery', { min: 1, max: DAY }).default(60),
       renewBefore: renewBefore.default({ percent: 33 }),
       concurrency: z.number().int().min(1).max(64).default(8),
+      /** Subscriptions of one account acted on at once within a pass. */
+      actionConcurrency: z.number().int().min(1).max(64).default(8),
       probe: z
         .strictObject({ every: duration('probe.every', { min: 1, max: DAY }).default(60), timeout: duration('probe.timeout', { min: 1, max: 60 }).default(5) })
         .default({ every: 60, timeout: 5 }),
@@ -55,7 +73,7 @@ export const topSchema = z.strictObject({
       /** The deadline of one reconcile pass over one account. */
       passTimeout: duration('passTimeout', { min: 5, max: HOUR }).default(300),
     })
-    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { every: 60, timeout: 5 }, deliveryPoll: { every: 300 }, leaseTtl: 60, passTimeout: 300 }),
+    .default({ reconcileEvery: 60, renewBefore: { percent: 33 }, concurrency: 8, actionConcurrency: 8, probe: { every: 60, timeout: 5 }, deliveryPoll: { every: 300 }, leaseTtl: 60, passTimeout: 300 }),
   providers: z.record(name, accountHead),
   /** How long the action history is kept (pruned hourly). */
   history: z.strictObject({ keep: duration('history.keep', { min: 60, max: 3650 * DAY }).default(30 * 86400) }).default({ keep: 30 * 86400 }),

@@ -303,7 +303,8 @@ export type SecretKeysByKind = Record<string, { secretKeys: string[] }>;
  * Every secret slot of a loaded config: the account blocks (client secrets, app keys, API
  * tokens, and each kind's declared secretKeys), the callbacks (auth tokens, basic-auth
  * passwords, Dixa token values, every outgoing header value), the watch targets' header
- * values, and passwords or secret-looking query parameters inside URLs (database URL included).
+ * values, passwords or secret-looking query parameters inside URLs (database URL included),
+ * and server.token.
  */
 export function collectConfigSecrets(config: Config, kinds: SecretKeysByKind = {}): ConfigSecrets {
   const found: ConfigSecrets = { values: [], basic: [] };
@@ -352,6 +353,8 @@ export function collectConfigSecrets(config: Config, kinds: SecretKeysByKind = {
   }
   for (const w of config.watch) walk(w, 'watch', '', undefined, 0);
   if (config.databaseUrl) fromUrl(config.databaseUrl);
+  // The token /status and /metrics require: a page or a log line must never show it.
+  add(config.server?.token);
   return found;
 }
 

@@ -30,7 +30,7 @@ function issues(text: string, env: Record<string, string | undefined> = { SECRET
 describe('config', () => {
   it('parses a valid file with defaults filled', () => {
     const c = parseConfig(good, '/etc/hookwarden/c.yaml', { env: { SECRET: 'x' } });
-    expect(c.defaults).toEqual({ reconcileEverySeconds: 60, renewBefore: { percent: 33 }, concurrency: 8, probe: { everySeconds: 60, timeoutSeconds: 5 }, deliveryPollEverySeconds: 300, leaseTtlSeconds: 60, passTimeoutSeconds: 300 });
+    expect(c.defaults).toEqual({ reconcileEverySeconds: 60, renewBefore: { percent: 33 }, concurrency: 8, actionConcurrency: 8, probe: { everySeconds: 60, timeoutSeconds: 5 }, deliveryPollEverySeconds: 300, leaseTtlSeconds: 60, passTimeoutSeconds: 300 });
     expect(c.livenessTimeoutSeconds).toBe(300);
     expect(c.policies.infinity).toEqual({ unhealthyAfter: 3, disableAfterSeconds: 8 * 3600, deleteAfterSeconds: 7 * 86400 });
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 9464 });
