@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Dispatcher } from 'undici';
+import { diffConfig, type ConfigChanges } from './config/diff.js';
 import type { Config } from './config/load.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createDispatcher } from './lib/http.js';
@@ -56,6 +57,12 @@ export interface App {
   clock: Clock;
   /** False in read-only mode when the database has never been migrated (nothing recorded). */
   migrated: boolean;
+  /**
+   * Applies a reloaded (already validated) config: subscriptions, watch targets, provider
+   * accounts and defaults take effect at the next pass; the accounts it changes are due at
+   * once. Settings read only at start are reported and left as they are.
+   */
+  reload(next: Config): Promise<ConfigChanges>;
   close(): Promise<void>;
 }
 
@@ -111,22 +118,24 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       },
     });
   const providers = new Map<string, Provider>();
-  for (const [account, a] of Object.entries(config.accounts)) {
-    providers.set(account, providerKinds[a.kind]!.create(account, a.settings, { dispatcher, clock, logger: logger.child({ provider: account }), metrics }));
-  }
+  const makeProvider = (account: string, a: Config['accounts'][string]) =>
+    providerKinds[a.kind]!.create(account, a.settings, { dispatcher, clock, logger: logger.child({ provider: account }), metrics });
+  for (const [account, a] of Object.entries(config.accounts)) providers.set(account, makeProvider(account, a));
   const probeDispatcher = opts.probeDispatcher ?? createProbeDispatcher();
   const readStore = migrated ? store : emptyStore(store);
   const prober = new Prober(
     { store: readStore, clock, logger, metrics, dispatcher: probeDispatcher, readOnly: opts.readOnly ?? false },
     targetSpecs(config.desired, config.watch, config.defaults.probe, config.policies),
   );
+  const settingsOf = (c: Config) => ({
+    desired: c.desired,
+    reconcileEverySeconds: c.defaults.reconcileEverySeconds,
+    actionConcurrency: c.defaults.actionConcurrency,
+    deleteOrphans: Object.fromEntries(Object.entries(c.accounts).map(([n, a]) => [n, Boolean(a.settings.deleteOrphans)])),
+  });
   const reconciler = new Reconciler(
     { store: readStore, providers, clock, logger, metrics, prober, holder, leaseTtlSeconds: config.defaults.leaseTtlSeconds, ...(opts.rand ? { rand: opts.rand } : {}) },
-    {
-      desired: config.desired,
-      reconcileEverySeconds: config.defaults.reconcileEverySeconds,
-      deleteOrphans: Object.fromEntries(Object.entries(config.accounts).map(([n, a]) => [n, Boolean(a.settings.deleteOrphans)])),
-    },
+    settingsOf(config),
   );
   const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds, holds: (a) => reconciler.holds(a) });
   scheduler = new Scheduler({
@@ -145,7 +154,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     ...(opts.readOnly ? {} : { deliveries }),
   });
   let closing: Promise<void> | undefined;
-  return {
+  const app: App = {
     config,
     store,
     providers,
@@ -156,6 +165,30 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     metrics,
     clock,
     migrated,
+    async reload(next) {
+      const before = app.config;
+      const changes = diffConfig(before, next);
+      registerConfigSecrets(next, providerKinds);
+      // Accounts whose settings changed get a new client (credentials, URLs, limits); the others keep theirs.
+      for (const n of [...changes.accounts.added, ...changes.accounts.changed]) providers.set(n, makeProvider(n, next.accounts[n]!));
+      for (const n of changes.accounts.removed) {
+        providers.delete(n);
+        await reconciler.forget(n);
+      }
+      reconciler.configure(settingsOf(next));
+      prober.reconfigure(targetSpecs(next.desired, next.watch, next.defaults.probe, next.policies));
+      deliveries.reconfigure(next.desired, next.defaults.deliveryPollEverySeconds);
+      scheduler!.reconfigure({
+        reconcileEverySeconds: next.defaults.reconcileEverySeconds,
+        concurrency: next.defaults.concurrency,
+        passTimeoutSeconds: next.defaults.passTimeoutSeconds,
+        historyKeepSeconds: next.historyKeepSeconds,
+      });
+      scheduler!.force(changes.touched);
+      // What is read only at start keeps its old value, so that `config` says what runs.
+      app.config = { ...next, databaseUrl: before.databaseUrl, dataDir: before.dataDir, listen: before.listen, server: before.server, livenessTimeoutSeconds: before.livenessTimeoutSeconds, defaults: { ...next.defaults, leaseTtlSeconds: before.defaults.leaseTtlSeconds } };
+      return changes;
+    },
     close() {
       // Idempotent: a second close waits for the first.
       closing ??= (async () => {
@@ -168,6 +201,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       return closing;
     },
   };
+  return app;
 }
 
 /** A never-migrated database read by plan: nothing is recorded yet. */

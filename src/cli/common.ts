@@ -1,6 +1,6 @@
 import { loadConfigFile, type Config } from '../config/load.js';
 import { ConfigError } from '../lib/errors.js';
-import { createLogger, type Logger } from '../lib/logger.js';
+import { createLogger, logLevel, type Logger } from '../lib/logger.js';
 import { registerConfigSecrets } from '../lib/scrub.js';
 import { createApp, openDatabase, type App, type AppOptions, type Database } from '../main.js';
 import { providerKinds } from '../providers/registry.js';
@@ -27,8 +27,16 @@ export function loadOrExit(file: string): Config {
   return config;
 }
 
+/** How commands log: set once from the global options (--log-level, --pretty) before a command runs. */
+const logOptions: { level?: string; pretty?: boolean } = {};
+
+export function setLogOptions(o: { logLevel?: string; pretty?: boolean }): void {
+  logOptions.level = logLevel(o.logLevel);
+  logOptions.pretty = o.pretty ?? false;
+}
+
 export function cliLogger(): Logger {
-  return createLogger();
+  return createLogger(logOptions);
 }
 
 /** Config, database (embedded when none is configured) and app, closed together. */

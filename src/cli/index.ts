@@ -6,7 +6,7 @@ import { alertRules } from '../server/alerts.js';
 import { errorMessage } from '../lib/errors.js';
 import type { ActionReport, PassReport } from '../reconcile/reconciler.js';
 import { statusDocument } from '../server/status.js';
-import { EXIT, loadOrExit, withApp } from './common.js';
+import { EXIT, loadOrExit, setLogOptions, withApp } from './common.js';
 import { runDaemon } from './run.js';
 import { runDemo } from './demo.js';
 import { runSandbox } from './sandbox.js';
@@ -16,7 +16,17 @@ const program = new Command()
   .name('hookwarden')
   .description('Keeps webhook subscriptions on contact-center platforms alive.\nExit codes: 0 ok, 1 something failed, 2 invalid config, 3 deletions refused.')
   .version('0.1.0')
-  .showHelpAfterError();
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: HOOKWARDEN_LOG_LEVEL, else info)')
+  .option('--pretty', 'logs for people (colours, one readable line each) instead of JSON lines')
+  .showHelpAfterError()
+  .hook('preAction', () => {
+    try {
+      setLogOptions(program.opts<{ logLevel?: string; pretty?: boolean }>());
+    } catch (e) {
+      err(`${errorMessage(e)}\n`);
+      process.exit(EXIT.invalidConfig);
+    }
+  });
 
 const configOption = () => new Option('-c, --config <file>', 'the YAML config').makeOptionMandatory();
 
@@ -64,7 +74,8 @@ program
   .description('the daemon: reconcile continuously, serve /metrics, /healthz, /readyz and /status')
   .addOption(configOption())
   .option('--allow-mass-delete', 'confirm deleting more than half of what hookwarden owns in an account')
-  .action(async (o: { config: string; allowMassDelete?: boolean }) => runDaemon(o.config, { allowMassDelete: o.allowMassDelete ?? false }));
+  .option('--watch', 'reload the config when the file changes (SIGHUP always reloads it)')
+  .action(async (o: { config: string; allowMassDelete?: boolean; watch?: boolean }) => runDaemon(o.config, { allowMassDelete: o.allowMassDelete ?? false, watch: o.watch ?? false }));
 
 program
   .command('status')

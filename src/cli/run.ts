@@ -5,6 +5,7 @@ import { startServer, type ServerDeps } from '../server/http.js';
 import { errorMessage } from '../lib/errors.js';
 import { databaseAnswers, waitForDatabase } from '../store/migrate.js';
 import { cliLogger, EXIT, loadOrExit } from './common.js';
+import { Reloader } from './reload.js';
 
 export interface Daemon {
   app: App;
@@ -44,6 +45,9 @@ export async function startDaemon(config: Config, logger: Logger, opts: { allowM
     storeUp: () => app.scheduler.storeUp,
     sinceLastWake: () => app.scheduler.sinceLastWake(),
     livenessTimeoutSeconds: config.livenessTimeoutSeconds,
+    token: config.server.token,
+    // Read at each request: a reloaded config's callbacks show at once.
+    callbacks: () => app.prober.specs,
     ...opts.server,
   });
   app.scheduler.start();
@@ -88,9 +92,13 @@ export async function stopOnSignal(logger: Logger, stop: () => Promise<void>): P
   process.exit(EXIT.ok);
 }
 
-export async function runDaemon(file: string, opts: { allowMassDelete: boolean }): Promise<void> {
+export async function runDaemon(file: string, opts: { allowMassDelete: boolean; watch?: boolean }): Promise<void> {
   const config = loadOrExit(file);
   const logger = cliLogger();
+  // SIGHUP reloads the config; until the daemon runs, one is noted and acted on once it does.
+  let hupBeforeStart = false;
+  const earlyHup = () => (hupBeforeStart = true);
+  process.on('SIGHUP', earlyHup);
   // A signal while still waiting for the database stops the start cleanly.
   const starting = new AbortController();
   const abort = () => starting.abort();
@@ -107,5 +115,15 @@ export async function runDaemon(file: string, opts: { allowMassDelete: boolean }
     process.removeListener('SIGTERM', abort);
     process.removeListener('SIGINT', abort);
   }
-  await stopOnSignal(logger, () => daemon.stop());
+  const reloader = new Reloader({ file, logger, metrics: daemon.app.metrics, apply: (c) => daemon.app.reload(c) });
+  // Kept until the process ends: a SIGHUP while stopping does nothing instead of killing it.
+  reloader.onSighup();
+  process.removeListener('SIGHUP', earlyHup);
+  if (hupBeforeStart) void reloader.reload('SIGHUP');
+  const stopWatch = opts.watch ? reloader.watch() : () => {};
+  if (opts.watch) logger.info({ file }, 'watching the config file: a change is reloaded');
+  await stopOnSignal(logger, async () => {
+    stopWatch();
+    await daemon.stop();
+  });
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import PQueue from 'p-queue';
 import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
 import { afterAction, idle, normalise, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
@@ -7,6 +8,12 @@ import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
 import type { SubscriptionPatch } from '../store/types.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
+
+/**
+ * Subscriptions of one account acted on at once. Providers with a published rate limit
+ * (Dixa) pace their own requests underneath; for the others this bounds the burst.
+ */
+export const ACTIONS_AT_ONCE = 8;
 
 /** Runs one pass's actions: journal the intent, call the provider, record the outcome. */
 export class Executor {
@@ -24,34 +31,55 @@ export class Executor {
     private readonly result: PlanResult,
     private readonly reconcileEverySeconds: number,
     private readonly signal?: AbortSignal,
+    private readonly actionsAtOnce = ACTIONS_AT_ONCE,
   ) {
     for (const r of recorded) this.#rows.set(r.name, r);
     this.#desired = new Map(desired.map((d) => [d.name, d]));
     this.#observed = new Map(observed.map((o) => [o.remoteId, o]));
   }
 
+  /**
+   * Each subscription's actions run in order; different subscriptions run side by side, at
+   * most `defaults.actionConcurrency` at a time, so that one slow call (a timeout) does not hold up the
+   * renewals behind it. A lost lease stops every one of them before its next write.
+   */
   async run(): Promise<ActionReport[]> {
-    const reports: ActionReport[] = [];
-    for (const a of this.result.actions) {
-      if (this.signal?.aborted) break;
-      if (a.action === 'none' && a.record === 'presumed-disabled') {
-        await this.#markPresumedDisabled(a);
-        reports.push({ ...a, outcome: 'succeeded' });
-        continue;
+    const slots: (ActionReport | undefined)[] = new Array(this.result.actions.length);
+    const bySubscription = new Map<string, number[]>();
+    this.result.actions.forEach((a, i) => bySubscription.set(a.name, [...(bySubscription.get(a.name) ?? []), i]));
+    let stopped: unknown;
+    const queue = new PQueue({ concurrency: this.actionsAtOnce });
+    const one = async (indexes: number[]) => {
+      for (const i of indexes) {
+        if (this.signal?.aborted || stopped !== undefined) return;
+        const a = this.result.actions[i]!;
+        try {
+          slots[i] = await this.#one(a);
+        } catch (err) {
+          stopped ??= err;
+          queue.clear();
+          return;
+        }
       }
-      if (a.action === 'none') {
-        await this.#touch(a);
-        reports.push({ ...a, outcome: 'skipped' });
-        continue;
-      }
-      // After a failed step, the rest of that subscription's steps wait for the next pass.
-      if (this.#failedNames.has(a.name)) {
-        reports.push({ ...a, outcome: 'skipped', error: 'an earlier step for this subscription failed' });
-        continue;
-      }
-      reports.push(await this.#execute(a));
+    };
+    await Promise.all([...bySubscription.values()].map((indexes) => queue.add(() => one(indexes))));
+    if (stopped !== undefined) throw stopped;
+    return slots.filter((r): r is ActionReport => r !== undefined);
+  }
+
+  async #one(a: Action): Promise<ActionReport> {
+    if (a.action === 'none' && a.record === 'presumed-disabled') {
+      await this.#markPresumedDisabled(a);
+      return { ...a, outcome: 'succeeded' };
     }
-    return reports;
+    if (a.action === 'none') {
+      await this.#touch(a);
+      this.deps.logger.debug({ provider: this.provider.account, subscription: a.name, reason: a.reason }, `nothing to do for ${a.name}: ${a.message}`);
+      return { ...a, outcome: 'skipped' };
+    }
+    // After a failed step, the rest of that subscription's steps wait for the next pass.
+    if (this.#failedNames.has(a.name)) return { ...a, outcome: 'skipped', error: 'an earlier step for this subscription failed' };
+    return this.#execute(a);
   }
 
   async #execute(a: Action): Promise<ActionReport> {
@@ -93,7 +121,7 @@ export class Executor {
       const code = err instanceof ProviderError ? err.code : 'ERROR';
       const message = errorMessage(err);
       this.#failedNames.add(a.name);
-      metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'failed' });
+      metrics.recordAction(account, a, 'failed', how.recreated);
       metrics.providerErrors.inc({ provider: account, code });
       await journal('failed', { error: message, errorCode: code });
       if (row) {
@@ -116,8 +144,7 @@ export class Executor {
     }
     const newRemoteId = row?.remoteId && (a.action === 'create' || a.action === 'recreate' || row.remoteId !== a.remoteId) ? row.remoteId : undefined;
     await journal('succeeded', { remoteId: newRemoteId ?? a.remoteId ?? null });
-    metrics.actions.inc({ provider: account, action: a.action, reason: a.reason, outcome: 'succeeded' });
-    if (how.recreated) metrics.recreations.inc({ provider: account, reason: a.reason });
+    metrics.recordAction(account, a, 'succeeded', how.recreated);
     logger.info(
       { provider: account, subscription: a.name, action: a.action, reason: a.reason, remoteId: newRemoteId ?? a.remoteId, ...(a.action === 'recreate' ? { previousRemoteId: a.remoteId } : {}), expiresAt: row?.expiresAt?.toISOString() },
       `${a.action} ${a.name}: ${a.message}${note ? `: ${note}` : ''}`,

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import PQueue from 'p-queue';
 import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type Orphan, type RecordedSubscription } from '../domain/types.js';
 import type { Clock } from '../lib/clock.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
@@ -12,7 +13,7 @@ import type { Store } from '../store/types.js';
 import type { Prober } from '../watchdog/prober.js';
 import { FencedError, AccountLease } from '../store/lease.js';
 import { afterListFailure } from '../policy/next.js';
-import { Executor, failureInfo } from './executor.js';
+import { ACTIONS_AT_ONCE, Executor, failureInfo } from './executor.js';
 import { fenced } from './fence.js';
 
 export interface ReconcileSettings {
@@ -20,6 +21,8 @@ export interface ReconcileSettings {
   reconcileEverySeconds: number;
   /** Per account: delete listed subscriptions that match nothing declared. */
   deleteOrphans: Record<string, boolean>;
+  /** Subscriptions of one account acted on at once (default ACTIONS_AT_ONCE). */
+  actionConcurrency?: number;
 }
 
 export interface ReconcilerDeps {
@@ -71,8 +74,20 @@ export interface PassOptions {
 export class Reconciler {
   constructor(
     private readonly deps: ReconcilerDeps,
-    private readonly settings: ReconcileSettings,
+    private settings: ReconcileSettings,
   ) {}
+
+  /** A reloaded config: passes that start from now on work from these settings. */
+  configure(settings: ReconcileSettings): void {
+    this.settings = settings;
+  }
+
+  /** An account removed from the config: its lease is let go at once. */
+  async forget(account: string): Promise<void> {
+    const lease = this.#held.get(account);
+    this.#held.delete(account);
+    if (lease) await lease.release().catch(() => undefined);
+  }
 
   get accounts(): string[] {
     return [...this.deps.providers.keys()];
@@ -198,7 +213,7 @@ export class Reconciler {
         if (opts.dryRun) return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
         // Renewals that cannot wait for the next listing are made by the recorded id.
         const urgent = await this.#stillDue(provider, recorded, renewalsWithoutListing(provider, this.settings.desired, recorded, clock.now()), opts.signal);
-        const reports = urgent.actions.length ? await new Executor(this.deps, provider, this.settings.desired.filter((d) => d.provider === account), [], recorded, urgent, this.settings.reconcileEverySeconds, opts.signal).run() : [];
+        const reports = urgent.actions.length ? await new Executor(this.deps, provider, this.settings.desired.filter((d) => d.provider === account), [], recorded, urgent, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency).run() : [];
         const after = reports.length ? await store.listSubscriptions(account) : recorded;
         await this.#postponeAfterListFailure(account, after, err);
         return { provider: account, actions: reports, orphans: [], error: errorMessage(err) };
@@ -224,7 +239,7 @@ export class Reconciler {
       if (opts.dryRun) return { provider: account, actions: result.actions.map((a) => ({ ...a, outcome: 'planned' })), orphans: result.orphans };
 
       await this.#passiveSignals(desired, result.actions, now);
-      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal).run();
+      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency).run();
       if (!reports.some((r) => r.outcome === 'failed')) metrics.lastPassSuccess.set({ provider: account }, clock.now().getTime() / 1000);
       return { provider: account, actions: reports, orphans: result.orphans };
     } finally {
@@ -254,16 +269,21 @@ export class Reconciler {
     const rows = new Map(recorded.map((r) => [r.name, r]));
     const keep: Action[] = [];
     const wanted = new Map(this.settings.desired.filter((d) => d.provider === provider.account).map((d) => [d.name, d]));
-    for (const a of urgent.actions) {
-      const seen = a.remoteId ? await provider.get(a.remoteId, signal).catch(() => null) : null;
-      if (seen === undefined) continue; // gone: the next listing recreates it
-      const row = rows.get(a.name);
-      const recordedAt = row?.expiresAt;
-      if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), now)) continue;
-      const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
-      if (expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000) continue;
-      keep.push(a);
-    }
+    const queue = new PQueue({ concurrency: this.settings.actionConcurrency ?? ACTIONS_AT_ONCE });
+    const verdicts = await Promise.all(
+      urgent.actions.map((a) =>
+        queue.add(async () => {
+          const seen = a.remoteId ? await provider.get(a.remoteId, signal).catch(() => null) : null;
+          if (seen === undefined) return false; // gone: the next listing recreates it
+          const row = rows.get(a.name);
+          const recordedAt = row?.expiresAt;
+          if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), now)) return false;
+          const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
+          return !(expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000);
+        }),
+      ),
+    );
+    keep.push(...urgent.actions.filter((_, i) => verdicts[i]));
     return { ...urgent, actions: keep };
   }
 

@@ -71,8 +71,18 @@ export class Scheduler {
   /** Set after the first full round of passes: /readyz turns green. */
   ready = false;
 
-  constructor(private readonly opts: SchedulerOptions) {
+  constructor(private opts: SchedulerOptions) {
     opts.metrics?.storeUp.set(1);
+  }
+
+  /** A reloaded config: intervals and limits for what starts from now on. */
+  reconfigure(o: Pick<SchedulerOptions, 'reconcileEverySeconds' | 'concurrency' | 'passTimeoutSeconds' | 'historyKeepSeconds'>): void {
+    this.opts = { ...this.opts, ...o };
+  }
+
+  /** These accounts are due at the next wake-up (a reloaded config changed what they should hold). */
+  force(accounts: Iterable<string>): void {
+    for (const a of accounts) this.#forced.add(a);
   }
 
   get storeUp(): boolean {

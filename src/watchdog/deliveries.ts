@@ -35,7 +35,12 @@ export class DeliveryPoller {
   /** Polls under way, by account: each account polls on its own, so a hanging one delays no other. */
   readonly #running = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: DeliveryPollerDeps) {}
+  constructor(private deps: DeliveryPollerDeps) {}
+
+  /** A reloaded config: the declared subscriptions and the poll interval. */
+  reconfigure(desired: DesiredSubscription[], everySeconds: number): void {
+    this.deps = { ...this.deps, desired, everySeconds };
+  }
 
   get accounts(): string[] {
     return [...this.deps.providers.values()].filter((p) => p.deliveryStatus).map((p) => p.account);

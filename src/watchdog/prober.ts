@@ -27,7 +27,7 @@ const key = (t: { provider: string; url: string }) => `${t.provider}\u0000${t.ur
  * again at once (recreation after recovery does not wait for the periodic pass).
  */
 export class Prober {
-  readonly #specs: Map<string, TargetSpec>;
+  #specs: Map<string, TargetSpec>;
   #synced = false;
 
   constructor(
@@ -39,6 +39,12 @@ export class Prober {
 
   get specs(): TargetSpec[] {
     return [...this.#specs.values()];
+  }
+
+  /** A reloaded config: the targets are synced to Postgres again before the next probe. */
+  reconfigure(specs: TargetSpec[]): void {
+    this.#specs = new Map(specs.map((s) => [key(s), s]));
+    this.#synced = false;
   }
 
   async targets(): Promise<RecordedTarget[]> {

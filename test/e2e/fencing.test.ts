@@ -10,7 +10,8 @@ afterEach(async () => {
   stack = undefined;
 });
 
-const withTtl = (url: string) => infinityYaml(url, [{ name: 'a' }, { name: 'b' }]).replace('defaults:\n', 'defaults:\n  leaseTtl: 5s\n');
+// One action at a time, so that A has a next write to refuse after losing its lease.
+const withTtl = (url: string) => infinityYaml(url, [{ name: 'a' }, { name: 'b' }]).replace('defaults:\n', 'defaults:\n  leaseTtl: 5s\n  actionConcurrency: 1\n');
 
 describe('fencing between replicas', () => {
   it('a replica that lost its lease mid-pass (paused past it, then resumed) makes no further provider write', async () => {
