@@ -232,6 +232,14 @@ function emptyStore(store: Store): Store {
     updateTarget: readOnly,
     listDeliveries: async () => [],
     saveDelivery: readOnly,
+    openGap: readOnly,
+    closeGaps: readOnly,
+    listGaps: async () => [],
+    openGaps: async () => [],
+    dueHooks: async () => [],
+    recordHookAttempt: readOnly,
+    requeueHook: readOnly,
+    pruneGaps: readOnly,
     close: () => store.close(),
   };
 }

@@ -1,14 +1,19 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ProbeFormat } from '../domain/types.js';
+import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verifySignature } from '../hooks/gap-hook.js';
 import { PROBE_HEADER } from '../watchdog/payloads.js';
 
 /**
  * A webhook receiver for the demo and the tests: answers 200 to events whose shape matches
  * the format expected on their path (400 otherwise), and can be broken and mended — failing
  * with a status, answering too slowly, or dropping connections.
+ *
+ * It also receives hookwarden's backfill hook (a closed coverage gap) on `POST /backfill`:
+ * the signature is checked when a secret is set (401 otherwise), gaps are de-duplicated by
+ * id, and `GET /backfill` lists what arrived. Breaking the receiver breaks that POST too.
  */
 export type ReceiverMode = { kind: 'ok' } | { kind: 'status'; status: number } | { kind: 'slow'; delayMs: number } | { kind: 'drop' };
 
@@ -32,6 +37,16 @@ export interface Received {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** One coverage gap received by the backfill endpoint, however many times it was delivered. */
+export interface ReceivedGap {
+  id: string;
+  /** The first delivery. */
+  at: Date;
+  /** How many times it arrived (a hook is delivered at least once). */
+  deliveries: number;
+  body: unknown;
+}
+
 export class CallbackReceiver {
   mode: ReceiverMode = { kind: 'ok' };
   /** Modes for some paths only (longest prefix wins); others follow `mode`. */
@@ -41,6 +56,19 @@ export class CallbackReceiver {
   readonly #formats: [string, ProbeFormat][] = [];
   #server: Server | undefined;
   url = '';
+  /** The backfill endpoint's path. */
+  backfillPath = '/backfill';
+  /** Backfill hooks must be signed with this secret; unsigned ones are accepted while it is unset. */
+  backfillSecret: string | undefined;
+  /** Received coverage gaps, by gap id. */
+  readonly backfills = new Map<string, ReceivedGap>();
+
+  /** Where the backfill endpoint listens, and the secret its hooks must be signed with. */
+  acceptBackfill(opts: { path?: string; secret?: string } = {}): this {
+    if (opts.path) this.backfillPath = opts.path;
+    this.backfillSecret = opts.secret;
+    return this;
+  }
 
   /** Events posted under `pathPrefix` must have `format`'s shape. */
   expect(pathPrefix: string, format: ProbeFormat): this {
@@ -76,6 +104,11 @@ export class CallbackReceiver {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const path = new URL(req.url ?? '/', 'http://x').pathname;
+      // Looking at what arrived works whatever state the receiver is in.
+      if (path === this.backfillPath && req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ gaps: [...this.backfills.values()] }));
+        return;
+      }
       const mode = this.modeFor(path);
       if (mode.kind === 'drop') {
         req.socket.destroy();
@@ -84,6 +117,10 @@ export class CallbackReceiver {
       if (mode.kind === 'slow') await sleep(mode.delayMs);
       if (mode.kind === 'status') {
         res.writeHead(mode.status).end();
+        return;
+      }
+      if (path === this.backfillPath) {
+        this.#backfill(req.method ?? 'GET', Buffer.concat(chunks), req.headers, res);
         return;
       }
       let body: unknown;
@@ -114,6 +151,40 @@ export class CallbackReceiver {
     });
     this.url = `http://${host}:${(this.#server.address() as AddressInfo).port}`;
     return this.url;
+  }
+
+  /** A backfill hook: signed (when a secret is set), one record per gap id. */
+  #backfill(method: string, raw: Buffer, headers: Record<string, string | string[] | undefined>, res: ServerResponse): void {
+    const path = this.backfillPath;
+    if (method !== 'POST') {
+      res.writeHead(405, { allow: 'GET, POST' }).end();
+      return;
+    }
+    if (this.backfillSecret !== undefined && !verifySignature(raw, headers[SIGNATURE_HEADER], this.backfillSecret)) {
+      this.rejected.push({ path, why: 'signature does not verify' });
+      res.writeHead(401).end();
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      this.rejected.push({ path, why: 'not JSON' });
+      res.writeHead(400).end();
+      return;
+    }
+    const fromBody = typeof body === 'object' && body !== null && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
+    const key = headers[IDEMPOTENCY_HEADER];
+    const id = fromBody ?? (typeof key === 'string' && key ? key : undefined);
+    if (!id) {
+      this.rejected.push({ path, why: 'no gap id' });
+      res.writeHead(400).end();
+      return;
+    }
+    const seen = this.backfills.get(id);
+    if (seen) seen.deliveries++;
+    else this.backfills.set(id, { id, at: new Date(), deliveries: 1, body });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, duplicate: seen !== undefined }));
   }
 
   async close(): Promise<void> {

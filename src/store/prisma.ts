@@ -3,9 +3,13 @@ import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
 import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
-import type { DeliveryRecord, HistoryEntry, LeaseRow, NewSubscription, Store, SubscriptionPatch, TargetKey, TargetPatch } from './types.js';
+import type {
+  CloseGaps, DeliveryRecord, GapCause, GapConfidence, GapFilter, GapRow, GapSubject, HistoryEntry, HookAttempt, HookState, LeaseRow, NewGap, NewSubscription, Store,
+  SubscriptionPatch, TargetKey, TargetPatch,
+} from './types.js';
 
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
+type GapModel = Awaited<ReturnType<PrismaClient['coverageGap']['findFirstOrThrow']>>;
 
 export class PrismaStore implements Store {
   readonly #prisma: PrismaClient;
@@ -79,7 +83,136 @@ export class PrismaStore implements Store {
   }
 
   async pruneHistory(before: Date): Promise<number> {
-    return (await this.#prisma.history.deleteMany({ where: { at: { lt: before } } })).count;
+    const history = (await this.#prisma.history.deleteMany({ where: { at: { lt: before } } })).count;
+    return history + (await this.pruneGaps(before));
+  }
+
+  async openGap(g: NewGap): Promise<GapRow> {
+    const now = g.now ?? new Date();
+    const remoteId = g.remoteId ?? null;
+    const previousRemoteId = g.previousRemoteId ?? null;
+    // One statement, so that replicas opening the same gap at once keep one row (the partial
+    // unique index on open gaps). An open gap is written again only when this call tells it
+    // something new: an earlier start, a remote id it lacked, a stronger confidence. Otherwise
+    // nothing is returned here and the open row is read below.
+    for (let i = 0; i < 3; i++) {
+      const inserted = await this.#prisma.$queryRaw<GapModel[]>`
+        INSERT INTO coverage_gap (id, provider, name, subject, "remoteId", "previousRemoteId", cause, confidence, "from", events, "openedAt", "updatedAt")
+        VALUES (${randomUUID()}::uuid, ${g.provider}, ${g.name}, ${g.subject}, ${remoteId}::text, ${previousRemoteId}::text, ${g.cause}, ${g.confidence}, ${g.from}, ${g.events}::text[], ${now}, ${now})
+        ON CONFLICT (provider, name, cause) WHERE "to" IS NULL DO UPDATE SET
+          "from" = LEAST(coverage_gap."from", EXCLUDED."from"),
+          "remoteId" = COALESCE(coverage_gap."remoteId", EXCLUDED."remoteId"),
+          "previousRemoteId" = COALESCE(coverage_gap."previousRemoteId", EXCLUDED."previousRemoteId"),
+          confidence = CASE WHEN array_position(${CONFIDENCE_RANK}::text[], EXCLUDED.confidence) > array_position(${CONFIDENCE_RANK}::text[], coverage_gap.confidence)
+                            THEN EXCLUDED.confidence ELSE coverage_gap.confidence END,
+          "updatedAt" = EXCLUDED."updatedAt"
+        WHERE EXCLUDED."from" < coverage_gap."from"
+           OR (coverage_gap."remoteId" IS NULL AND EXCLUDED."remoteId" IS NOT NULL)
+           OR (coverage_gap."previousRemoteId" IS NULL AND EXCLUDED."previousRemoteId" IS NOT NULL)
+           OR array_position(${CONFIDENCE_RANK}::text[], EXCLUDED.confidence) > array_position(${CONFIDENCE_RANK}::text[], coverage_gap.confidence)
+        RETURNING *`;
+      if (inserted[0]) return toGap(inserted[0]);
+      const open = await this.#prisma.coverageGap.findFirst({ where: { provider: g.provider, name: g.name, cause: g.cause, to: null } });
+      if (open) return toGap(open);
+      // Closed between the two statements by another replica: open a new one.
+    }
+    throw new Error(`could not open the ${g.cause} gap of ${g.provider}/${g.name}: it kept closing concurrently`);
+  }
+
+  async closeGaps(provider: string, name: string, opts: CloseGaps): Promise<GapRow[]> {
+    const now = opts.now ?? opts.to;
+    const remoteId = opts.remoteId ?? null;
+    const causes = opts.causes ?? null;
+    // Conditional on the gap being open, so that each closed gap is returned to one caller only
+    // (its hook is queued once). Every SET expression reads the row as it was: after a
+    // recreation the old remote id becomes the previous one.
+    const rows = await this.#prisma.$queryRaw<GapModel[]>`
+      UPDATE coverage_gap SET
+        "to" = GREATEST("from", ${opts.to}),
+        "closedAt" = ${now},
+        "updatedAt" = ${now},
+        "previousRemoteId" = CASE WHEN ${remoteId}::text IS NOT NULL AND "remoteId" IS NOT NULL AND "remoteId" <> ${remoteId}::text THEN "remoteId" ELSE "previousRemoteId" END,
+        "remoteId" = COALESCE(${remoteId}::text, "remoteId"),
+        "hookState" = CASE WHEN ${opts.hook} THEN 'pending' ELSE "hookState" END,
+        "hookNextAttemptAt" = CASE WHEN ${opts.hook} THEN ${now} ELSE "hookNextAttemptAt" END
+      WHERE provider = ${provider} AND name = ${name} AND "to" IS NULL
+        AND (${causes}::text[] IS NULL OR cause = ANY(${causes}::text[]))
+      RETURNING *`;
+    return rows.map(toGap).sort((a, b) => a.from.getTime() - b.from.getTime() || a.cause.localeCompare(b.cause));
+  }
+
+  async listGaps(opts: GapFilter = {}): Promise<GapRow[]> {
+    const rows = await this.#prisma.coverageGap.findMany({
+      where: {
+        ...(opts.provider !== undefined ? { provider: opts.provider } : {}),
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        ...(opts.open === true ? { to: null } : opts.open === false ? { to: { not: null } } : {}),
+        ...(opts.since ? { OR: [{ to: null }, { to: { gte: opts.since } }] } : {}),
+      },
+      orderBy: [{ from: 'desc' }, { id: 'asc' }],
+      ...(opts.limit !== undefined ? { take: opts.limit } : {}),
+    });
+    return rows.map(toGap);
+  }
+
+  async openGaps(): Promise<GapRow[]> {
+    const rows = await this.#prisma.coverageGap.findMany({ where: { to: null }, orderBy: [{ provider: 'asc' }, { name: 'asc' }, { from: 'asc' }, { cause: 'asc' }] });
+    return rows.map(toGap);
+  }
+
+  async dueHooks(now: Date, limit: number, claimSeconds = 60): Promise<GapRow[]> {
+    if (limit <= 0) return [];
+    const until = new Date(now.getTime() + claimSeconds * 1000);
+    // SKIP LOCKED: replicas claiming at once take different rows.
+    const rows = await this.#prisma.$queryRaw<GapModel[]>`
+      UPDATE coverage_gap g SET "hookNextAttemptAt" = ${until}
+      FROM (
+        SELECT id FROM coverage_gap
+        WHERE "hookState" = 'pending' AND "hookNextAttemptAt" <= ${now}
+        ORDER BY "hookNextAttemptAt", id
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED
+      ) due
+      WHERE g.id = due.id
+      RETURNING g.*`;
+    return rows.map(toGap).sort((a, b) => (a.closedAt?.getTime() ?? 0) - (b.closedAt?.getTime() ?? 0) || a.id.localeCompare(b.id));
+  }
+
+  async recordHookAttempt(id: string, r: HookAttempt): Promise<GapRow | undefined> {
+    const common = { hookAttempts: { increment: 1 }, hookLastAttemptAt: r.at, hookLastStatus: r.status ?? null, updatedAt: r.at };
+    const res = r.ok
+      ? await this.#prisma.coverageGap.updateMany({
+          where: { id },
+          data: { ...common, hookState: 'delivered', hookLastError: null, hookDeliveredAt: r.at, hookNextAttemptAt: null },
+        })
+      : // A late failure (a duplicate send whose claim had expired) never undoes a delivery.
+        await this.#prisma.coverageGap.updateMany({
+          where: { id, hookState: { not: 'delivered' } },
+          data: {
+            ...common,
+            hookLastError: r.error ?? 'failed',
+            hookState: r.nextAttemptAt ? 'pending' : 'failed',
+            hookNextAttemptAt: r.nextAttemptAt ?? null,
+          },
+        });
+    if (res.count === 0) return undefined;
+    const row = await this.#prisma.coverageGap.findUnique({ where: { id } });
+    return row ? toGap(row) : undefined;
+  }
+
+  async requeueHook(id: string, now: Date): Promise<GapRow | undefined> {
+    const res = await this.#prisma.coverageGap.updateMany({
+      where: { id, to: { not: null } },
+      data: { hookState: 'pending', hookNextAttemptAt: now, hookAttempts: 0, updatedAt: now },
+    });
+    if (res.count === 0) return undefined;
+    const row = await this.#prisma.coverageGap.findUnique({ where: { id } });
+    return row ? toGap(row) : undefined;
+  }
+
+  async pruneGaps(before: Date): Promise<number> {
+    // A hook still being delivered keeps its gap, however old.
+    return (await this.#prisma.coverageGap.deleteMany({ where: { closedAt: { lt: before }, to: { not: null }, hookState: { not: 'pending' } } })).count;
   }
 
   async markDue(provider: string, now: Date): Promise<void> {
@@ -247,6 +380,35 @@ export class PrismaStore implements Store {
     await this.#prisma.$disconnect().catch(() => {});
     await this.#pool.end().catch(() => {});
   }
+}
+
+/** Confidence from weakest to strongest. */
+const CONFIDENCE_RANK: GapConfidence[] = ['possible', 'presumed', 'certain'];
+
+function toGap(r: GapModel): GapRow {
+  return {
+    id: r.id,
+    provider: r.provider,
+    name: r.name,
+    subject: r.subject as GapSubject,
+    remoteId: r.remoteId,
+    previousRemoteId: r.previousRemoteId,
+    cause: r.cause as GapCause,
+    confidence: r.confidence as GapConfidence,
+    from: r.from,
+    to: r.to,
+    events: r.events ?? [],
+    openedAt: r.openedAt,
+    closedAt: r.closedAt,
+    updatedAt: r.updatedAt,
+    hookState: r.hookState as HookState,
+    hookAttempts: r.hookAttempts,
+    hookNextAttemptAt: r.hookNextAttemptAt,
+    hookLastAttemptAt: r.hookLastAttemptAt,
+    hookLastStatus: r.hookLastStatus,
+    hookLastError: r.hookLastError,
+    hookDeliveredAt: r.hookDeliveredAt,
+  };
 }
 
 function toRecorded(r: Row): RecordedSubscription {

@@ -13,11 +13,14 @@ const IDENTITY = new Set([
 ]);
 /** …and the subscription's name, which is its key at (provider, name). */
 const SUBSCRIPTION_IDENTITY = new Set([...IDENTITY, 'name']);
+/** A coverage gap is known by (provider, name, cause); its codes and event names are kept too. */
+const GAP_IDENTITY = new Set([...SUBSCRIPTION_IDENTITY, 'subject', 'cause', 'causes', 'confidence', 'events']);
 
 /**
  * The store as the rest of the process uses it: every string written (error texts, history
- * messages, delivery responses, target failure reasons and signals, target names) goes
- * through the scrubber first, so a secret a provider echoed back never reaches Postgres.
+ * messages, delivery responses, target failure reasons and signals, target names, backfill
+ * hook errors) goes through the scrubber first, so a secret a provider echoed back never
+ * reaches Postgres.
  * Reads and every other method are delegated untouched.
  */
 export function scrubStore(store: Store, s: Scrubber = scrubber): Store {
@@ -29,6 +32,10 @@ export function scrubStore(store: Store, s: Scrubber = scrubber): Store {
     syncTargets: (targets, now) => store.syncTargets(s.scrubValue(targets, IDENTITY), now),
     updateTarget: (id, version, patch) => store.updateTarget(id, version, s.scrubValue(patch, IDENTITY)),
     saveDelivery: (d) => store.saveDelivery(s.scrubValue(d, SUBSCRIPTION_IDENTITY)),
+    openGap: (g) => store.openGap(s.scrubValue(g, GAP_IDENTITY)),
+    closeGaps: (provider, name, opts) => store.closeGaps(provider, name, s.scrubValue(opts, GAP_IDENTITY)),
+    // What a backfill hook answered, or why it could not be reached.
+    recordHookAttempt: (id, r) => store.recordHookAttempt(id, s.scrubValue(r, GAP_IDENTITY)),
   };
   return new Proxy(store, {
     get(target, prop) {

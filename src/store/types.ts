@@ -82,8 +82,125 @@ export interface LeaseStore {
   listLeases(): Promise<LeaseRow[]>;
 }
 
+/** Why events may not have reached a callback (see CoverageGap in prisma/schema.prisma). */
+export const GAP_CAUSES = [
+  'expired', 'inactive', 'disabled', 'presumed-disabled', 'lost', 'deleted-by-provider', 'recreating', 'callback-failing', 'deliveries-failing',
+] as const;
+export type GapCause = (typeof GAP_CAUSES)[number];
+/** certain: the provider said so; presumed: hookwarden projects it; possible: only the callback side failed. */
+export type GapConfidence = 'certain' | 'presumed' | 'possible';
+/** A declared subscription, or a watch-only callback target. */
+export type GapSubject = 'subscription' | 'target';
+/** The backfill hook of a gap: none (no hook), pending (to send or retry), delivered, failed (given up). */
+export type HookState = 'none' | 'pending' | 'delivered' | 'failed';
+
+/** One recorded coverage gap: a window in which a subscription's events may not have reached its callback. */
+export interface GapRow {
+  /** Stable: the idempotency key of the backfill hook. */
+  id: string;
+  provider: string;
+  name: string;
+  subject: GapSubject;
+  remoteId: string | null;
+  previousRemoteId: string | null;
+  cause: GapCause;
+  confidence: GapConfidence;
+  from: Date;
+  /** null while the gap is open. */
+  to: Date | null;
+  events: string[];
+  openedAt: Date;
+  closedAt: Date | null;
+  updatedAt: Date;
+  hookState: HookState;
+  hookAttempts: number;
+  hookNextAttemptAt: Date | null;
+  hookLastAttemptAt: Date | null;
+  hookLastStatus: number | null;
+  hookLastError: string | null;
+  hookDeliveredAt: Date | null;
+}
+
+export interface NewGap {
+  provider: string;
+  name: string;
+  subject: GapSubject;
+  cause: GapCause;
+  confidence: GapConfidence;
+  from: Date;
+  remoteId?: string | null;
+  previousRemoteId?: string | null;
+  events: string[];
+  /** When hookwarden notices it (openedAt); the time of the call when omitted. */
+  now?: Date;
+}
+
+export interface CloseGaps {
+  /** The causes that ended; every open cause of the subscription when omitted. */
+  causes?: GapCause[];
+  /** The end of the window; never before its start (clamped to `from`). */
+  to: Date;
+  /** The remote id the subscription has now (after a recreation the old one becomes previousRemoteId). */
+  remoteId?: string;
+  /** A backfill hook is configured for this subscription: queue it (pending, due at once). */
+  hook: boolean;
+  /** When hookwarden closes it (closedAt, and when the hook is first due); `to` when omitted. */
+  now?: Date;
+}
+
+export interface GapFilter {
+  /** Gaps still open or that ended at or after this time. */
+  since?: Date;
+  /** true: only open gaps; false: only closed ones. */
+  open?: boolean;
+  provider?: string;
+  name?: string;
+  limit?: number;
+}
+
+/** The outcome of one delivery attempt of a backfill hook. */
+export interface HookAttempt {
+  at: Date;
+  ok: boolean;
+  /** The HTTP status, when an answer came. */
+  status?: number;
+  /** Why it failed, without any secret. */
+  error?: string;
+  /** When to try again; a failure without it gives up (hookState failed). */
+  nextAttemptAt?: Date;
+}
+
+/** Coverage gaps and the queue of their backfill hooks. */
+export interface GapStore {
+  /**
+   * Records that a window opened. Idempotent: when a gap of the same (provider, name, cause) is
+   * open, that one is returned (its `from` moved earlier if this one starts earlier, a missing
+   * remote id filled in, its confidence raised if this one is stronger), never a second one,
+   * even when replicas open it at once.
+   */
+  openGap(g: NewGap): Promise<GapRow>;
+  /** Closes the matching open gaps of (provider, name) and returns them; each closed gap is returned to one caller only. */
+  closeGaps(provider: string, name: string, opts: CloseGaps): Promise<GapRow[]>;
+  /** Newest first (by `from`). */
+  listGaps(opts?: GapFilter): Promise<GapRow[]>;
+  /** Every open gap, by provider, name and start. */
+  openGaps(): Promise<GapRow[]>;
+  /**
+   * Claims up to `limit` backfill hooks that are due (pending, next attempt at or before `now`),
+   * oldest first: their next attempt moves `claimSeconds` ahead, so that another replica does
+   * not send them at the same time, and a sender that dies leaves them due again after that.
+   */
+  dueHooks(now: Date, limit: number, claimSeconds?: number): Promise<GapRow[]>;
+  /** Records one delivery attempt; a delivered hook stays delivered. */
+  recordHookAttempt(id: string, r: HookAttempt): Promise<GapRow | undefined>;
+  /** Sends the hook of a closed gap again (`gaps --replay`): pending, due at `now`, attempts counted afresh. Undefined when no closed gap has this id. */
+  requeueHook(id: string, now: Date): Promise<GapRow | undefined>;
+  /** Retention: deletes gaps closed before `before`, except those whose hook is still pending; returns how many. */
+  pruneGaps(before: Date): Promise<number>;
+}
+
 /** What Postgres remembers. The Prisma implementation is the only place that imports @prisma/client. */
-export interface Store extends LeaseStore {
+export interface Store extends LeaseStore, GapStore {
   /** A round trip to the database on a connection of its own, with a short timeout; throws when it is unreachable. */
   ping(): Promise<void>;
   listSubscriptions(provider?: string): Promise<RecordedSubscription[]>;
@@ -93,7 +210,7 @@ export interface Store extends LeaseStore {
   updateSubscription(id: string, version: number, patch: SubscriptionPatch): Promise<RecordedSubscription | null>;
   appendHistory(entry: HistoryEntry): Promise<void>;
   history(filter?: { provider?: string; name?: string; limit?: number }): Promise<HistoryEntry[]>;
-  /** Retention: deletes history rows older than `before`; returns how many. */
+  /** Retention: deletes history rows older than `before`, and coverage gaps closed before it (pruneGaps); returns how many rows. */
   pruneHistory(before: Date): Promise<number>;
   /**
    * Makes every live subscription of the account due now, without moving row versions: the

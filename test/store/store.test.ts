@@ -32,7 +32,9 @@ function declaredColumns(): Map<string, Map<string, string>> {
       const f = /^\s+(\w+)\s+(\w+)(\?)?(.*)$/.exec(line);
       if (!f || line.trim().startsWith('//') || line.trim().startsWith('@@')) continue;
       const attr = Object.keys(DB_ATTR).find((a) => f[4]!.includes(a));
-      cols.set(f[1]!, `${attr ? DB_ATTR[attr] : PG_TYPE[f[2]!]} ${f[3] ? 'null' : 'not null'}`);
+      // A scalar list (String[]) is a Postgres array, a nullable column as Prisma makes it.
+      if (f[4]!.startsWith('[]')) cols.set(f[1]!, 'ARRAY null');
+      else cols.set(f[1]!, `${attr ? DB_ATTR[attr] : PG_TYPE[f[2]!]} ${f[3] ? 'null' : 'not null'}`);
     }
     out.set(table, cols);
   }
@@ -60,13 +62,13 @@ describe('Postgres store', () => {
   it("migrations are recorded in Prisma's table and applying them again changes nothing", async () => {
     expect(await migrate(db.url)).toEqual([]);
     const applied = await query<{ migration_name: string; applied_steps_count: number }>(db.url, 'SELECT migration_name, applied_steps_count FROM "_prisma_migrations"');
-    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents']);
+    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps']);
   });
 
   it('two replicas migrating at once apply each migration once', async () => {
     const other = await freshDatabase(false);
     const results = await Promise.all([migrate(other.url), migrate(other.url), migrate(other.url)]);
-    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents']);
+    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps']);
     await other.drop();
   });
 
