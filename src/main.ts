@@ -2,15 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Dispatcher } from 'undici';
 import { diffConfig, type ConfigChanges } from './config/diff.js';
+import { gapHookOf, hasGapHook } from './config/hooks.js';
+import { GapHookSender } from './hooks/gap-hook.js';
 import type { Config } from './config/load.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createDispatcher } from './lib/http.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
 import { registerConfigSecrets } from './lib/scrub.js';
+import { declaredEvents } from './policy/gaps.js';
 import { healthOf } from './policy/health.js';
 import { providerKinds } from './providers/registry.js';
 import type { Provider } from './providers/types.js';
+import { GapRecorder } from './reconcile/gaps.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { startEmbeddedPostgres } from './store/embedded.js';
@@ -55,6 +59,10 @@ export interface App {
   deliveries: DeliveryPoller;
   metrics: Metrics;
   clock: Clock;
+  /** The coverage-gap ledger the reconciler, the prober and the delivery poller write (absent in read-only mode). */
+  gaps: GapRecorder | undefined;
+  /** Sends the backfill hooks of closed gaps that are due (the scheduler runs it from its wake-ups). */
+  gapHooks: GapHookSender;
   /** False in read-only mode when the database has never been migrated (nothing recorded). */
   migrated: boolean;
   /**
@@ -112,6 +120,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
       readTargets: read(() => store.listTargets()),
       readDeliveries: read(() => store.listDeliveries()),
       leases: { read: read(() => store.listLeases()), holder },
+      readOpenGaps: read(() => store.openGaps()),
       targetUp: (t) => {
         const h = healthOf(t, clock.now());
         return h === 'unknown' ? undefined : h === 'healthy' ? 1 : 0;
@@ -123,8 +132,24 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   for (const [account, a] of Object.entries(config.accounts)) providers.set(account, makeProvider(account, a));
   const probeDispatcher = opts.probeDispatcher ?? createProbeDispatcher();
   const readStore = migrated ? store : emptyStore(store);
+  // Coverage gaps and their backfill hooks follow the config in force (a reload replaces it).
+  let live = config;
+  const gaps = opts.readOnly ? undefined : new GapRecorder({ store, clock, logger, metrics, hookFor: (p, n) => hasGapHook(live, p, n) });
+  const gapHooks = new GapHookSender({
+    store: readStore,
+    dispatcher,
+    resolve: (row) => gapHookOf(live, row.provider, row.name, row.subject),
+    clock,
+    ...(opts.rand ? { rand: opts.rand } : {}),
+    logger,
+    onAttempt: (o) => metrics.gapHookAttempt(o.ok),
+  });
+  const eventsOf = (provider: string, name: string) => {
+    const d = live.desired.find((x) => x.provider === provider && x.name === name);
+    return d ? declaredEvents(d.spec) : [];
+  };
   const prober = new Prober(
-    { store: readStore, clock, logger, metrics, dispatcher: probeDispatcher, readOnly: opts.readOnly ?? false },
+    { store: readStore, clock, logger, metrics, dispatcher: probeDispatcher, readOnly: opts.readOnly ?? false, ...(gaps ? { gaps, eventsOf } : {}) },
     targetSpecs(config.desired, config.watch, config.defaults.probe, config.policies),
   );
   const settingsOf = (c: Config) => ({
@@ -134,10 +159,10 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     deleteOrphans: Object.fromEntries(Object.entries(c.accounts).map(([n, a]) => [n, Boolean(a.settings.deleteOrphans)])),
   });
   const reconciler = new Reconciler(
-    { store: readStore, providers, clock, logger, metrics, prober, holder, leaseTtlSeconds: config.defaults.leaseTtlSeconds, ...(opts.rand ? { rand: opts.rand } : {}) },
+    { store: readStore, providers, clock, logger, metrics, prober, holder, leaseTtlSeconds: config.defaults.leaseTtlSeconds, ...(opts.rand ? { rand: opts.rand } : {}), ...(gaps ? { gaps } : {}) },
     settingsOf(config),
   );
-  const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds, holds: (a) => reconciler.holds(a) });
+  const deliveries = new DeliveryPoller({ store: readStore, providers, clock, logger, metrics, prober, desired: config.desired, everySeconds: config.defaults.deliveryPollEverySeconds, holds: (a) => reconciler.holds(a), ...(gaps ? { gaps } : {}) });
   scheduler = new Scheduler({
     reconciler,
     store,
@@ -151,7 +176,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     allowMassDelete: opts.allowMassDelete ?? false,
     historyKeepSeconds: config.historyKeepSeconds,
     prober,
-    ...(opts.readOnly ? {} : { deliveries }),
+    ...(opts.readOnly ? {} : { deliveries, hooks: gapHooks }),
   });
   let closing: Promise<void> | undefined;
   const app: App = {
@@ -164,11 +189,16 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
     deliveries,
     metrics,
     clock,
+    gaps,
+    gapHooks,
     migrated,
     async reload(next) {
       const before = app.config;
       const changes = diffConfig(before, next);
       registerConfigSecrets(next, providerKinds);
+      // Which gaps get a backfill hook, and where it goes: from the next gap closed or hook sent.
+      live = next;
+      gaps?.setHookFor((p, n) => hasGapHook(next, p, n));
       // Accounts whose settings changed get a new client (credentials, URLs, limits); the others keep theirs.
       for (const n of [...changes.accounts.added, ...changes.accounts.changed]) providers.set(n, makeProvider(n, next.accounts[n]!));
       for (const n of changes.accounts.removed) {

@@ -11,6 +11,9 @@ import { cliLogger } from './common.js';
 import { err } from './output.js';
 import { startDaemon, stopOnSignal } from './run.js';
 
+/** What the demo's receiver checks the backfill hooks' signatures with (DEMO_BACKFILL_SECRET overrides it). */
+const DEMO_BACKFILL_SECRET = 'demo-backfill-signing-secret';
+
 /** The demo's AXP policy, scaled so the countdown runs in minutes: unhealthy after 3 errors, disabled 60 s later, deleted 5 min after that. */
 const DEMO_POLICY = { unhealthyAfter: 3, disableAfterSeconds: 60, deleteAfterSeconds: 300 };
 
@@ -32,7 +35,9 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   const axpUrl = await axp.listen(0);
   const dixa = new DixaSandbox({ deliverEveryMs: 10_000 });
   const dixaUrl = await dixa.listen(0);
-  const receiver = new CallbackReceiver().expect('/hooks/dixa', 'dixa').expect('/hooks/digital', 'axp-digital').expect('/hooks/mycontactcenter', 'mycontactcenter').expect('/hooks/agents', 'infinity').expect('/hooks/interactions', 'infinity').expect('/hooks/queues', 'infinity');
+  process.env.DEMO_BACKFILL_SECRET ??= DEMO_BACKFILL_SECRET;
+  // The receiver is also the consumer of the backfill hook: signed gaps on POST /backfill, kept once by id.
+  const receiver = new CallbackReceiver().acceptBackfill({ path: '/backfill', secret: process.env.DEMO_BACKFILL_SECRET }).expect('/hooks/dixa', 'dixa').expect('/hooks/digital', 'axp-digital').expect('/hooks/mycontactcenter', 'mycontactcenter').expect('/hooks/agents', 'infinity').expect('/hooks/interactions', 'infinity').expect('/hooks/queues', 'infinity');
   const hooks = await receiver.listen(0);
   const file = join(dataDir, 'demo.yaml');
   writeFileSync(file, demoYaml({ infinityUrl, axpUrl, dixaUrl, hooks, listen: o.listen }));
@@ -40,6 +45,7 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
   process.env.DEMO_HOOK_TOKEN ??= 'demo-hook-token';
   const config = loadConfigFile(file);
   const daemon = await startDaemon(config, logger, { server: { extra: breakAndMend(receiver, logger), controls: CONTROLS } });
+  const stopBackfillLog = logBackfills(receiver, logger);
   err(
     [
       '',
@@ -51,12 +57,15 @@ export async function runDemo(o: { listen: string; dataDir: string; lifetime: st
       `                ${dixaUrl}/_sandbox/state   (Dixa: delivers every 10 s; 10 requests/s, burst 4)`,
       `  break         curl -X POST ${daemon.url}/demo/callback/break   (or the button on the status page)`,
       `  mend          curl -X POST ${daemon.url}/demo/callback/mend`,
+      `  backfill      curl ${hooks}/backfill   (the coverage gaps the backfill hook delivered, signed and kept once by id)`,
+      `  gaps          npx hookwarden gaps -c ${file}`,
       `  config        ${file}`,
       `  try           npx hookwarden status -c ${file}   (in another terminal)`,
       '',
     ].join('\n') + '\n',
   );
   await stopOnSignal(logger, async () => {
+    stopBackfillLog();
     await daemon.stop();
     await infinity.close();
     await axp.close();
@@ -72,8 +81,32 @@ const CONTROLS: PageControls = {
     { label: 'Break the AXP callback (503)', path: '/demo/callback/break' },
     { label: 'Mend it', path: '/demo/callback/mend' },
   ],
-  note: 'Demo: AXP disables subscriptions 60 s after their callback turns unhealthy and deletes them 5 min later; hookwarden recreates them once it answers again.',
+  note: 'Demo: AXP disables subscriptions 60 s after their callback turns unhealthy and deletes them 5 min later; hookwarden recreates them once it answers again. The window in between is recorded as a coverage gap, and once it closes the backfill hook tells the demo receiver which events to fetch again.',
 };
+
+/**
+ * One log line per coverage gap the demo receiver gets through the backfill hook, as a
+ * consumer would start its backfill: which events of which subscription, between when and when.
+ */
+function logBackfills(receiver: CallbackReceiver, logger: { info: (o: object, m: string) => void }): () => void {
+  const seen = new Map<string, number>();
+  const timer = setInterval(() => {
+    for (const g of receiver.backfills.values()) {
+      if (seen.get(g.id) === g.deliveries) continue;
+      const again = seen.has(g.id);
+      seen.set(g.id, g.deliveries);
+      const b = (g.body ?? {}) as { provider?: string; name?: string; cause?: string; from?: string; to?: string; seconds?: number; events?: string[] };
+      logger.info(
+        { receiver: 'backfill', gap: g.id, provider: b.provider, subscription: b.name, cause: b.cause, from: b.from, to: b.to, seconds: b.seconds, events: b.events, deliveries: g.deliveries },
+        again
+          ? `demo receiver: backfill hook for ${b.name} delivered again (${g.deliveries} times); already handled, nothing fetched twice`
+          : `demo receiver: backfill hook received (signature verified): would fetch ${b.events?.join(', ') || 'the events'} of ${b.provider}/${b.name} from ${b.from} to ${b.to} (${b.cause})`,
+      );
+    }
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 /** POST /demo/callback/break and /demo/callback/mend: the AXP Digital callback fails with 503, or answers again. */
 function breakAndMend(receiver: CallbackReceiver, logger: { info: (o: object, m: string) => void }) {
@@ -100,6 +133,11 @@ defaults:
   renewBefore: 33%
   probe: { every: 5s, timeout: 5s }
   deliveryPoll: { every: 15s }
+  gapAlertAfter: 2m
+hooks:
+  gapClosed:                        # the backfill hook: the demo receiver verifies the signature
+    url: ${p.hooks}/backfill
+    signingSecret: \${DEMO_BACKFILL_SECRET:-${DEMO_BACKFILL_SECRET}}
 providers:
   dixa:
     kind: dixa

@@ -9,6 +9,7 @@ import { statusDocument } from '../server/status.js';
 import { EXIT, loadOrExit, setLogOptions, withApp } from './common.js';
 import { runDaemon } from './run.js';
 import { runDemo } from './demo.js';
+import { runGaps } from './gaps.js';
 import { runSandbox } from './sandbox.js';
 import { err, out, printJson, shownKey, table } from './output.js';
 
@@ -84,7 +85,7 @@ program
   .option('--json', 'one JSON document on stdout')
   .action(async (o: { config: string; json?: boolean }) => {
     await withApp(o.config, { readOnly: true }, async (app) => {
-      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], leases: [], targets: [], deliveries: [] };
+      const doc = app.migrated ? await statusDocument(app.store, app.clock.now()) : { subscriptions: [], leases: [], targets: [], deliveries: [], gaps: undefined };
       if (o.json) return printJson(doc);
       out(
         `${table(
@@ -108,6 +109,14 @@ program
           `\n${table(
             ['PROVIDER', 'SUBSCRIPTION', 'EVENT', 'LAST DELIVERY', 'RESULT', 'LAST FAILURE'],
             doc.deliveries.map((d) => [d.provider, d.name, d.event, d.kind === 'none' ? 'no recent delivery' : d.deliveredAt, d.kind === 'none' ? '' : `${d.success ? 'ok' : 'failed'} ${d.responseCode}`, d.lastFailureAt ? `${d.lastFailureAt} ${d.lastFailureCode} ${d.lastFailureText ?? ''}` : '']),
+          )}\n`,
+        );
+      }
+      if (doc.gaps?.windows.length) {
+        out(
+          `\ncoverage gaps since ${doc.gaps.since} (hookwarden gaps -c FILE for each one and its backfill hook):\n${table(
+            ['PROVIDER', 'NAME', 'FROM', 'TO', 'CAUSES', 'CONFIDENCE'],
+            doc.gaps.windows.map((w) => [w.provider, w.name, w.from, w.to ?? 'open', w.causes.join(','), w.confidence]),
           )}\n`,
         );
       }
@@ -137,6 +146,16 @@ program
     process.exit(code);
   });
 
+program
+  .command('gaps')
+  .description('coverage gaps: windows in which events may not have reached a callback, newest first, with their backfill hooks')
+  .addOption(configOption())
+  .option('--since <duration>', 'closed gaps that ended within this long (open ones are always listed)', '7d')
+  .option('--open', 'only the gaps open now')
+  .option('--json', 'one JSON document on stdout')
+  .option('--replay <id>', "send a closed gap's backfill hook again now; exit 1 if it fails, 2 for an unknown id")
+  .action(async (o: { config: string; since: string; open?: boolean; json?: boolean; replay?: string }) => process.exit(await runGaps(o)));
+
 function fail(message: string): number {
   err(`hookwarden: ${message}\n`);
   return EXIT.failed;
@@ -164,8 +183,11 @@ program
 program
   .command('alert-rules')
   .description('print Prometheus alerting rules for the metrics hookwarden exports')
-  .action(() => {
-    out(`# Prometheus alerting rules for hookwarden (check them with: promtool check rules FILE)\n${stringify(alertRules())}`);
+  .option('-c, --config <file>', "use this config's defaults.reconcileEvery and defaults.gapAlertAfter (default: the example config's)")
+  .action((o: { config?: string }) => {
+    const c = o.config ? loadOrExit(o.config) : undefined;
+    const opts = c ? { reconcileEverySeconds: c.defaults.reconcileEverySeconds, gapAlertAfterSeconds: c.gapAlertAfterSeconds } : {};
+    out(`# Prometheus alerting rules for hookwarden (check them with: promtool check rules FILE)\n${stringify(alertRules(opts))}`);
   });
 
 program

@@ -88,6 +88,7 @@ export function isLoopbackListenHost(host: string): boolean {
 /** Where credentials belong instead of a URL's userinfo: callback URLs (`url` of a watch entry, `callback.url`) or account URLs. */
 const CALLBACK_CREDENTIALS = "put credentials in the callback's auth token or headers instead";
 const ACCOUNT_CREDENTIALS = "put credentials in the account's clientId/clientSecret or token fields instead";
+const HOOK_CREDENTIALS = "put credentials in the hook's authToken (and authTokenHeader) instead";
 
 /**
  * An https URL; plain http only for loopback hosts (local receivers and the sandboxes).
@@ -114,7 +115,8 @@ export const httpsUrl = (what: string, max = 2048) =>
       }
       if (u.username !== '' || u.password !== '') {
         const callback = what === 'url' || what.startsWith('callback');
-        ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials (user:password@): ${callback ? CALLBACK_CREDENTIALS : ACCOUNT_CREDENTIALS}` });
+        const hint = callback ? CALLBACK_CREDENTIALS : what.startsWith('hooks.') ? HOOK_CREDENTIALS : ACCOUNT_CREDENTIALS;
+        ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials (user:password@): ${hint}` });
         return;
       }
       if (u.protocol === 'https:') return;

@@ -7,6 +7,8 @@ export interface ConfigChanges {
   accounts: { added: string[]; removed: string[]; changed: string[] };
   watch: boolean;
   defaults: boolean;
+  /** The backfill hooks (`hooks.gapClosed`, per subscription or at the top) or the gap alert's threshold. */
+  hooks: boolean;
   /** Settings read only at start: they take effect at the next restart. */
   needRestart: string[];
   /** Accounts whose passes should run at once. */
@@ -42,12 +44,14 @@ export function diffConfig(before: Config, after: Config): ConfigChanges {
   const { leaseTtlSeconds: _b, ...db } = before.defaults;
   const { leaseTtlSeconds: _a, ...da } = after.defaults;
   const defaults = !isDeepStrictEqual(db, da) || !isDeepStrictEqual(before.policies, after.policies) || before.historyKeepSeconds !== after.historyKeepSeconds;
+  const hooks =
+    !isDeepStrictEqual(before.hooks, after.hooks) || !isDeepStrictEqual(before.gapHooks, after.gapHooks) || before.gapAlertAfterSeconds !== after.gapAlertAfterSeconds;
   const touched = new Set<string>();
   for (const k of [...subscriptions.added, ...subscriptions.removed, ...subscriptions.changed]) touched.add((a.get(k) ?? b.get(k))!.provider);
   for (const n of [...accounts.added, ...accounts.changed]) touched.add(n);
   if (defaults) for (const n of Object.keys(after.accounts)) touched.add(n);
   const none =
     !subscriptions.added.length && !subscriptions.removed.length && !subscriptions.changed.length &&
-    !accounts.added.length && !accounts.removed.length && !accounts.changed.length && !watch && !defaults && !needRestart.length;
-  return { subscriptions, accounts, watch, defaults, needRestart, touched: [...touched].filter((n) => after.accounts[n]), none };
+    !accounts.added.length && !accounts.removed.length && !accounts.changed.length && !watch && !defaults && !hooks && !needRestart.length;
+  return { subscriptions, accounts, watch, defaults, hooks, needRestart, touched: [...touched].filter((n) => after.accounts[n]), none };
 }

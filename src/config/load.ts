@@ -7,7 +7,8 @@ import type { WatchEntry } from '../watchdog/targets.js';
 import { isLoopbackListenHost, normalUrl } from './common.js';
 import { ConfigError, type ConfigIssue } from '../lib/errors.js';
 import { providerKinds } from '../providers/registry.js';
-import { topSchema } from './schema.js';
+import { gapHookTarget, gapHookKey, type GapHookTarget } from './hooks.js';
+import { subscriptionHooks, topSchema } from './schema.js';
 
 export interface AccountConfig {
   kind: string;
@@ -46,6 +47,18 @@ export interface Config {
   desired: DesiredSubscription[];
   watch: WatchEntry[];
   historyKeepSeconds: number;
+  /** Webhooks hookwarden sends (they hold secrets: never log them whole). */
+  hooks: {
+    /** The backfill hook of a closed coverage gap, for every subscription and watch target without one of its own. */
+    gapClosed?: GapHookTarget;
+  };
+  /**
+   * Subscriptions ("provider/name") that set their own `hooks.gapClosed`: that hook, or null
+   * when they switch it off (`gapClosed: false`). The others use `hooks.gapClosed`.
+   */
+  gapHooks: Record<string, GapHookTarget | null>;
+  /** The HookwardenCoverageGapOpen alert fires for a gap open longer than this (defaults.gapAlertAfter). */
+  gapAlertAfterSeconds: number;
 }
 
 export interface LoadOptions {
@@ -238,6 +251,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const kindOf = (acct: string) => cfg.providers[acct]?.kind;
   const defaults = { renewBefore: cfg.defaults.renewBefore as RenewBefore };
   const desired: DesiredSubscription[] = [];
+  const gapHooks: Record<string, GapHookTarget | null> = {};
   const seen = new Map<string, number>();
   const rawSubs = (raw.subscriptions as unknown[] | undefined) ?? [];
   rawSubs.forEach((rs, i) => {
@@ -250,17 +264,24 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     }
     const kind = providerKinds[kindName]!;
     const account = providers[s.provider];
-    const parsed = kind.subscriptionSchema.safeParse(rs);
+    // `hooks` belongs to every kind of subscription: checked here, and left out of what the provider kind reads.
+    const { hooks: rawHooks, ...own } = (rs ?? {}) as Record<string, unknown>;
+    const hooks = rawHooks === undefined ? undefined : subscriptionHooks.safeParse(rawHooks);
+    if (hooks && !hooks.success) zodIssues(['subscriptions', i, 'hooks'], hooks.error);
+    const parsed = kind.subscriptionSchema.safeParse(own);
     if (!parsed.success) {
       zodIssues(['subscriptions', i], parsed.error);
       return;
     }
+    if (hooks && !hooks.success) return;
     const key = `${s.provider}/${s.name}`;
     if (seen.has(key)) {
       issues.push(...issueAt(doc, pos, file, ['subscriptions', i, 'name'], { message: `subscription "${s.name}" is declared twice for provider ${s.provider} (first at subscriptions[${seen.get(key)}])` }));
       return;
     }
     seen.set(key, i);
+    const gapClosed = hooks?.data?.gapClosed;
+    if (gapClosed !== undefined) gapHooks[gapHookKey(s.provider, s.name)] = gapClosed === false ? null : gapHookTarget(gapClosed);
     if (account) desired.push(kind.toDesired(s.provider, account, parsed.data, defaults));
   });
   if (issues.length) throw new ConfigError(dedupe(issues));
@@ -297,6 +318,9 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     policies: Object.fromEntries(Object.entries(providers).map(([n, a]) => [n, a.policy])),
     desired,
     historyKeepSeconds: cfg.history.keep,
+    hooks: cfg.hooks.gapClosed ? { gapClosed: gapHookTarget(cfg.hooks.gapClosed) } : {},
+    gapHooks,
+    gapAlertAfterSeconds: cfg.defaults.gapAlertAfter,
     watch: cfg.watch.map((w) => ({
       name: w.name,
       url: normalUrl(w.url),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActionKind, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
-import type { DeliveryRecord } from '../store/types.js';
+import type { DeliveryRecord, GapRow } from '../store/types.js';
 import type { RequestObserver } from './http.js';
 
 /** hookwarden's version, from its package.json (next to dist/ and src/ alike). */
@@ -16,6 +16,9 @@ export const VERSION: string = (() => {
 
 /** prom-client's gauges whose names end in `_total` (promtool check metrics rejects them); the same counts are exported by type without the suffix. */
 const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** What the gap gauges read of an open coverage gap (a GapRow has it). */
+export type OpenGap = Pick<GapRow, 'provider' | 'name' | 'from'> & { cause: string };
 
 /** The states a live subscription can be in (`deleted` rows are not exported). */
 const LIVE_STATES: readonly Exclude<SubscriptionState, 'deleted'>[] = ['pending', 'active', 'inactive', 'failing', 'rejected', 'disabled'];
@@ -50,6 +53,9 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly configLastReloadSuccess: Gauge;
   readonly configLastReloadTimestamp: Gauge;
+  readonly coverageGaps: Counter<'provider' | 'cause'>;
+  readonly coverageGapSeconds: Counter<'provider' | 'cause'>;
+  readonly gapHookDeliveries: Counter<'result'>;
   readonly #accounts = new Set<string>();
 
   constructor(
@@ -62,6 +68,8 @@ export class Metrics {
       readDeliveries?: () => Promise<DeliveryRecord[]>;
       /** The accounts' leases, and this replica's holder id. */
       leases?: { read: () => Promise<{ account: string; holder: string; expiresAt: Date }[]>; holder: string };
+      /** The coverage gaps open now (store.openGaps). */
+      readOpenGaps?: () => Promise<OpenGap[]>;
     } = {},
   ) {
     const registers = [this.registry];
@@ -109,6 +117,27 @@ export class Metrics {
     this.configLastReloadSuccess = new Gauge({ name: 'hookwarden_config_last_reload_success', help: '1 when the last configuration reload was applied (or none was tried), 0 when it was refused.', registers });
     this.configLastReloadTimestamp = new Gauge({ name: 'hookwarden_config_last_reload_timestamp_seconds', help: 'When the configuration was last loaded (at start) or a reload last tried.', registers });
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
+
+    // Coverage gaps: windows in which a subscription's events may not have reached its callback.
+    this.coverageGaps = new Counter({ name: 'hookwarden_coverage_gaps_total', help: 'Coverage gaps closed (windows in which events may not have reached the callback), by cause.', labelNames: ['provider', 'cause'], registers });
+    this.coverageGapSeconds = new Counter({ name: 'hookwarden_coverage_gap_seconds_total', help: 'Total length of the coverage gaps closed, by cause.', labelNames: ['provider', 'cause'], registers });
+    this.gapHookDeliveries = new Counter({ name: 'hookwarden_gap_hook_deliveries_total', help: 'Backfill hook deliveries tried, by result (success: a 2xx answer; failure: anything else).', labelNames: ['result'], registers });
+    for (const result of ['success', 'failure']) this.gapHookDeliveries.inc({ result }, 0);
+    const openGaps = snapshot(opts.readOpenGaps ?? (async () => []));
+    const gapGauge = (name: string, help: string, value: (g: OpenGap) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['provider', 'subscription', 'cause'],
+        registers,
+        async collect() {
+          this.reset();
+          // One open gap per (provider, name, cause): the store keeps them unique.
+          for (const g of await openGaps()) this.set({ provider: g.provider, subscription: g.name, cause: g.cause }, value(g));
+        },
+      });
+    gapGauge('hookwarden_coverage_gap_open', '1 while a coverage gap of the subscription (or watch-only target) is open, by cause; absent otherwise.', () => 1);
+    gapGauge('hookwarden_coverage_gap_start_timestamp_seconds', 'When the open coverage gap began (its events may be missing from then on); absent when none is open.', (g) => g.from.getTime() / 1000);
     this.configLastReloadSuccess.set(1);
     this.configLastReloadTimestamp.set(Date.now() / 1000);
 
@@ -194,6 +223,18 @@ export class Metrics {
     const result = outcome === 'succeeded' ? 'success' : 'failure';
     if (recreated) this.recreations.inc({ provider, reason: a.reason, result });
     else if (a.action === 'renew' || a.action === 'reactivate') this.renewals.inc({ provider, result });
+  }
+
+  /** A coverage gap closed after `seconds`. */
+  gapClosed(provider: string, cause: string, seconds: number): void {
+    this.coverageGaps.inc({ provider, cause });
+    if (Number.isFinite(seconds) && seconds > 0) this.coverageGapSeconds.inc({ provider, cause }, seconds);
+    else this.coverageGapSeconds.inc({ provider, cause }, 0);
+  }
+
+  /** One attempt to deliver a backfill hook. */
+  gapHookAttempt(ok: boolean): void {
+    this.gapHookDeliveries.inc({ result: ok ? 'success' : 'failure' });
   }
 
   /** A configuration reload: applied (`ok`) or refused. */

@@ -304,7 +304,8 @@ export type SecretKeysByKind = Record<string, { secretKeys: string[] }>;
  * tokens, and each kind's declared secretKeys), the callbacks (auth tokens, basic-auth
  * passwords, Dixa token values, every outgoing header value), the watch targets' header
  * values, passwords or secret-looking query parameters inside URLs (database URL included),
- * and server.token.
+ * server.token, and the backfill hooks' auth tokens and signing secrets (top level and per
+ * subscription).
  */
 export function collectConfigSecrets(config: Config, kinds: SecretKeysByKind = {}): ConfigSecrets {
   const found: ConfigSecrets = { values: [], basic: [] };
@@ -352,6 +353,9 @@ export function collectConfigSecrets(config: Config, kinds: SecretKeysByKind = {
     if (d.callback) walk(d.callback, 'callback', '', undefined, 0);
   }
   for (const w of config.watch) walk(w, 'watch', '', undefined, 0);
+  // The backfill hooks: authToken and signingSecret by their keys, and secrets inside their URLs.
+  if (config.hooks?.gapClosed) walk(config.hooks.gapClosed, 'gapClosed', 'hooks', undefined, 0);
+  for (const h of Object.values(config.gapHooks ?? {})) if (h) walk(h, 'gapClosed', 'hooks', undefined, 0);
   if (config.databaseUrl) fromUrl(config.databaseUrl);
   // The token /status and /metrics require: a page or a log line must never show it.
   add(config.server?.token);

@@ -104,3 +104,99 @@ function end(g: { to: Date | null }): number {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The events a subscription declares, as the consumer asked for them: AXP Digital's and
+ * Dixa's event names, or Infinity's and AXP Notification's `family/event` pairs.
+ */
+export function declaredEvents(spec: Readonly<Record<string, unknown>>): string[] {
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+  const events = [...list(spec.events), ...list(spec.eventTypes)];
+  const families = list(spec.family);
+  if (!families.length) return [...new Set(events)].sort();
+  return families.flatMap((f) => (events.length ? events.map((e) => `${f}/${e}`) : [f])).sort();
+}
+
+/** What one planned action says about a subscription's coverage. */
+export interface ActionGaps {
+  /** Gaps this action's situation opens (at the best-known start), whatever its outcome. */
+  open: { cause: string; confidence: Confidence; from: Date }[];
+  /** Causes closed when the action succeeds (its end is when events can flow again). */
+  closeOnSuccess: string[];
+}
+
+export interface ActionGapInput {
+  action: 'create' | 'adopt' | 'renew' | 'update' | 'reactivate' | 'recreate' | 'delete' | 'none';
+  reason: string;
+  /** `none` actions: what they record (presumed-disabled opens a gap). */
+  record?: string;
+  /** The recorded row before the action. */
+  row?: { remoteId: string | null; expiresAt: Date | null; lastObservedAt: Date | null; status: string | null; presumedDisabledAt: Date | null };
+  /** As listed this pass. */
+  observed?: { status: string; expiresAt?: Date };
+  /** Its callback target's projections. */
+  target?: { disableAt: Date | null; deleteAt: Date | null };
+  now: Date;
+}
+
+/** Every cause a subscription's own state can give; a recreate or create ends them all. */
+export const SUBSCRIPTION_CAUSES = ['expired', 'inactive', 'disabled', 'presumed-disabled', 'lost', 'deleted-by-provider', 'recreating'];
+
+const earliest = (...ds: (Date | null | undefined)[]): Date | undefined => {
+  const ts = ds.filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
+  return ts.length ? new Date(Math.min(...ts)) : undefined;
+};
+
+/**
+ * Which gaps a planned action opens and closes (pure). A gap opens at the best-known start,
+ * not when it was noticed: an expiry at the expiry, a presumed disable at the projected
+ * disable time, a lost subscription when it was last seen. What ends it is the action's
+ * success: a renewal or re-enable, a recreate, a create.
+ */
+export function actionGaps(i: ActionGapInput): ActionGaps {
+  const { now, row, observed, target } = i;
+  const open: ActionGaps['open'] = [];
+  const lastSeen = row?.lastObservedAt ?? now;
+  const expiry = earliest(observed?.expiresAt, row?.expiresAt);
+  const expired = expiry !== undefined && expiry.getTime() <= now.getTime();
+  const lost = (): ActionGaps['open'][number] => {
+    const deleted = target?.deleteAt && target.deleteAt.getTime() <= now.getTime();
+    return deleted ? { cause: 'deleted-by-provider', confidence: 'presumed', from: earliest(target?.deleteAt, lastSeen)! } : { cause: 'lost', confidence: 'certain', from: lastSeen };
+  };
+  const disabled = (): ActionGaps['open'][number] => ({ cause: 'disabled', confidence: 'certain', from: row && row.status !== 'DISABLED' ? lastSeen : now });
+  const presumedDisabled = (): ActionGaps['open'][number] => ({ cause: 'presumed-disabled', confidence: 'presumed', from: earliest(target?.disableAt, row?.presumedDisabledAt) ?? now });
+  switch (i.reason) {
+    case 'callback-unhealthy':
+      // Waiting for the callback before acting: the gap is the one of the situation waited on.
+      if (row?.presumedDisabledAt) open.push(presumedDisabled());
+      else if (observed?.status === 'DISABLED') open.push(disabled());
+      else if (!observed && row?.remoteId) open.push(lost());
+      break;
+    case 'expired':
+      open.push({ cause: 'expired', confidence: 'certain', from: expiry && expired ? expiry : now });
+      break;
+    case 'inactive':
+      if (expired) open.push({ cause: 'expired', confidence: 'certain', from: expiry });
+      // Deactivated before its expiry: since it was last seen active, as far as anyone knows.
+      else open.push({ cause: 'inactive', confidence: 'certain', from: row && row.status !== 'INACTIVE' ? lastSeen : now });
+      break;
+    case 'disabled-at-provider':
+      open.push(disabled());
+      break;
+    case 'presumed-disabled':
+      if (i.action === 'none' && i.record !== 'presumed-disabled') break;
+      open.push(presumedDisabled());
+      break;
+    case 'lost-at-provider':
+      open.push(lost());
+      break;
+    case 'drift-needs-recreate':
+      // Deleted, then created again: nothing is subscribed in between.
+      if (i.action === 'recreate') open.push({ cause: 'recreating', confidence: 'certain', from: now });
+      break;
+  }
+  let closeOnSuccess: string[] = [];
+  if (i.action === 'renew' || i.action === 'reactivate') closeOnSuccess = ['expired', 'inactive', 'disabled'];
+  else if (i.action === 'recreate' || i.action === 'create' || i.action === 'adopt') closeOnSuccess = SUBSCRIPTION_CAUSES;
+  return { open, closeOnSuccess };
+}

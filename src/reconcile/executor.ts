@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
-import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription } from '../domain/types.js';
+import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
 import { afterAction, idle, normalise, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
+import { actionGaps, declaredEvents, type ActionGaps } from '../policy/gaps.js';
 import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
@@ -32,6 +33,8 @@ export class Executor {
     private readonly reconcileEverySeconds: number,
     private readonly signal?: AbortSignal,
     private readonly actionsAtOnce = ACTIONS_AT_ONCE,
+    /** The account's callback targets, by URL (their projected cutoffs date the gaps). */
+    private readonly targets?: Map<string, RecordedTarget>,
   ) {
     for (const r of recorded) this.#rows.set(r.name, r);
     this.#desired = new Map(desired.map((d) => [d.name, d]));
@@ -67,7 +70,60 @@ export class Executor {
     return slots.filter((r): r is ActionReport => r !== undefined);
   }
 
+  /**
+   * One action, with what it says about the subscription's coverage: the gap its situation
+   * opens is recorded before the call (whatever the outcome), and closed when it succeeds.
+   * A recreate of a subscription missing from the listing first confirms it is gone, so its
+   * gap is recorded only once the call made or tried a new one.
+   */
   async #one(a: Action): Promise<ActionReport> {
+    const gaps = this.deps.gaps ? this.#gapsOf(a) : undefined;
+    const deferred = a.action === 'recreate' && a.confirmGone;
+    if (gaps && !deferred) await this.#openGaps(a, gaps.open);
+    const report = await this.#act(a);
+    if (!gaps) return report;
+    if (deferred && (report.newRemoteId || report.outcome === 'failed')) await this.#openGaps(a, gaps.open);
+    if (report.outcome === 'succeeded' && gaps.closeOnSuccess.length && (!deferred || report.newRemoteId)) {
+      await this.deps.gaps!.close(this.provider.account, a.name, { causes: gaps.closeOnSuccess, to: this.deps.clock.now(), remoteId: report.newRemoteId ?? a.remoteId ?? null });
+    }
+    return report;
+  }
+
+  #gapsOf(a: Action): ActionGaps {
+    const row = this.#rows.get(a.name);
+    const remoteId = a.remoteId ?? row?.remoteId ?? undefined;
+    const observed = remoteId ? this.#observed.get(remoteId) : undefined;
+    const url = this.#desired.get(a.name)?.callback?.url;
+    const target = url ? this.targets?.get(url) : undefined;
+    return actionGaps({
+      action: a.action,
+      reason: a.reason,
+      ...(a.action === 'none' && a.record ? { record: a.record } : {}),
+      ...(row ? { row } : {}),
+      ...(observed ? { observed: { status: observed.status, ...(observed.expiresAt ? { expiresAt: normalise(observed, this.deps.clock.now()).expiresAt } : {}) } } : {}),
+      ...(target ? { target } : {}),
+      now: this.deps.clock.now(),
+    });
+  }
+
+  async #openGaps(a: Action, open: ActionGaps['open']): Promise<void> {
+    const d = this.#desired.get(a.name);
+    const row = this.#rows.get(a.name);
+    for (const g of open) {
+      await this.deps.gaps!.open({
+        provider: this.provider.account,
+        name: a.name,
+        subject: 'subscription',
+        cause: g.cause,
+        confidence: g.confidence,
+        from: g.from,
+        remoteId: a.remoteId ?? row?.remoteId ?? null,
+        events: d ? declaredEvents(d.spec) : [],
+      });
+    }
+  }
+
+  async #act(a: Action): Promise<ActionReport> {
     if (a.action === 'none' && a.record === 'presumed-disabled') {
       await this.#markPresumedDisabled(a);
       return { ...a, outcome: 'succeeded' };

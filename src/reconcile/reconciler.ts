@@ -1,10 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
-import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type Orphan, type RecordedSubscription } from '../domain/types.js';
+import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type Orphan, type RecordedSubscription, type RecordedTarget } from '../domain/types.js';
 import type { Clock } from '../lib/clock.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
+import { SUBSCRIPTION_CAUSES } from '../policy/gaps.js';
+import { healthOf } from '../policy/health.js';
 import { normalise } from '../policy/next.js';
 import { plan, type PlanResult } from '../policy/plan.js';
 import { renewAt } from '../policy/timing.js';
@@ -14,6 +16,7 @@ import type { Prober } from '../watchdog/prober.js';
 import { FencedError, AccountLease } from '../store/lease.js';
 import { afterListFailure } from '../policy/next.js';
 import { ACTIONS_AT_ONCE, Executor, failureInfo } from './executor.js';
+import type { GapRecorder } from './gaps.js';
 import { fenced } from './fence.js';
 
 export interface ReconcileSettings {
@@ -39,6 +42,8 @@ export interface ReconcilerDeps {
   holder: string;
   /** How long a lease lasts unless renewed (the heartbeat and each provider write renew it). */
   leaseTtlSeconds: number;
+  /** The coverage-gap ledger. */
+  gaps?: GapRecorder;
 }
 
 export type Outcome = 'planned' | 'succeeded' | 'failed' | 'skipped';
@@ -239,7 +244,8 @@ export class Reconciler {
       if (opts.dryRun) return { provider: account, actions: result.actions.map((a) => ({ ...a, outcome: 'planned' })), orphans: result.orphans };
 
       await this.#passiveSignals(desired, result.actions, now);
-      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency).run();
+      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency, targets).run();
+      await this.#sweepGaps(account, desired, observed, targets);
       if (!reports.some((r) => r.outcome === 'failed')) metrics.lastPassSuccess.set({ provider: account }, clock.now().getTime() / 1000);
       return { provider: account, actions: reports, orphans: result.orphans };
     } finally {
@@ -285,6 +291,45 @@ export class Reconciler {
     );
     keep.push(...urgent.actions.filter((_, i) => verdicts[i]));
     return { ...urgent, actions: keep };
+  }
+
+  /**
+   * Level-triggered end of gaps: a subscription found bound, ACTIVE and unexpired after the
+   * pass has its open gaps closed (at its last renewal, else now), whatever closed them was
+   * lost (a crash between the call and the ledger); one no longer declared has them closed
+   * now; a callback found healthy closes its callback-failing gaps at its last 200.
+   */
+  async #sweepGaps(account: string, desired: DesiredSubscription[], observed: ObservedSubscription[], targets: Map<string, RecordedTarget>): Promise<void> {
+    const gaps = this.deps.gaps;
+    if (!gaps) return;
+    const open = (await gaps.openOf(account)).filter((g) => g.subject === 'subscription');
+    if (!open.length) return;
+    const now = this.deps.clock.now();
+    const rows = new Map((await this.deps.store.listSubscriptions(account)).map((r) => [r.name, r]));
+    const seen = new Map(observed.map((o) => [o.remoteId, o]));
+    const wanted = new Map(desired.map((d) => [d.name, d]));
+    const names = new Set(open.map((g) => g.name));
+    for (const name of names) {
+      const mine = open.filter((g) => g.name === name);
+      const d = wanted.get(name);
+      if (!d) {
+        await gaps.close(account, name, { to: now });
+        continue;
+      }
+      const row = rows.get(name);
+      const o = row?.remoteId ? seen.get(row.remoteId) : undefined;
+      const expiresAt = o ? normalise(o, now).expiresAt : row?.expiresAt;
+      const fine = row && o && row.state === 'active' && !row.presumedDisabledAt && o.status === 'ACTIVE' && (!expiresAt || expiresAt > now);
+      const own = mine.filter((g) => SUBSCRIPTION_CAUSES.includes(g.cause));
+      if (fine && own.length) {
+        const to = row.lastRenewedAt && own.every((g) => row.lastRenewedAt!.getTime() >= g.from.getTime()) ? row.lastRenewedAt : now;
+        await gaps.close(account, name, { causes: own.map((g) => g.cause), to, remoteId: row.remoteId });
+      }
+      const target = d.callback ? targets.get(d.callback.url) : undefined;
+      if (target && mine.some((g) => g.cause === 'callback-failing') && healthOf(target, now) === 'healthy') {
+        await gaps.close(account, name, { causes: ['callback-failing'], to: target.lastSuccessAt ?? now });
+      }
+    }
   }
 
   /** The account could not be listed: due subscriptions are looked at again after the account's backoff (policy/next.ts). */

@@ -31,6 +31,12 @@ export interface SchedulerOptions {
   deliveries?: DeliveryPoller;
   /** History older than this is pruned, once an hour. */
   historyKeepSeconds?: number;
+  /**
+   * The backfill hooks of closed coverage gaps, sent in the background from the wake-ups
+   * while the store is up: one round at a time, never awaited by a pass, and a hook that
+   * hangs or fails delays nothing else. deliverDue must not throw (an error is logged).
+   */
+  hooks?: { deliverDue(signal?: AbortSignal): Promise<unknown> };
 }
 
 /** Retrying an unreachable database: 1 s, 2 s, 4 s, then every 5 s, so it resumes within seconds of the database's return. */
@@ -60,6 +66,8 @@ export class Scheduler {
   /** Wake-ups under way (the first one at start may overlap the first cron wake-up). */
   readonly #ticking = new Set<Promise<unknown>>();
   #probing: Promise<void> | undefined;
+  /** The round of backfill hooks under way, if any. */
+  #hooking: Promise<unknown> | undefined;
   #lastPrune: number | undefined;
   #lastHeartbeat = 0;
   #heartbeat: Promise<void> | undefined;
@@ -118,12 +126,12 @@ export class Scheduler {
   async tick(): Promise<PassReport[]> {
     const started = await this.#begin();
     const reports = await Promise.all(started.passes);
-    await Promise.all([started.probing, started.polling]);
+    await Promise.all([started.probing, started.polling, started.hooking]);
     return reports.filter((r): r is PassReport => r !== undefined);
   }
 
   /** Starts what is due and returns what it started, without waiting for any of it. */
-  async #begin(): Promise<{ passes: Promise<PassReport | undefined>[]; probing?: Promise<void>; polling?: Promise<void> }> {
+  async #begin(): Promise<{ passes: Promise<PassReport | undefined>[]; probing?: Promise<void>; polling?: Promise<void>; hooking?: Promise<unknown> }> {
     if (this.#abort.signal.aborted) return { passes: [] };
     try {
       if (!(await this.#storeReachable())) return { passes: [] };
@@ -131,14 +139,26 @@ export class Scheduler {
       const probing = (this.#probing ??= this.probe().finally(() => (this.#probing = undefined)));
       const passes = await this.#startPasses();
       const polling = this.opts.deliveries?.pollDue(this.#abort.signal);
+      const hooking = this.#sendHooks();
       await this.prune();
-      return { passes, probing, ...(polling ? { polling } : {}) };
+      return { passes, probing, ...(polling ? { polling } : {}), ...(hooking ? { hooking } : {}) };
     } catch (err) {
       await this.#checkStore(err);
       return { passes: [] };
     } finally {
       this.#lastWake = this.opts.clock.now().getTime();
     }
+  }
+
+  /** Starts a round of due backfill hooks unless one is under way; returns it (only `tick` waits for it). */
+  #sendHooks(): Promise<unknown> | undefined {
+    const hooks = this.opts.hooks;
+    if (!hooks) return undefined;
+    this.#hooking ??= hooks
+      .deliverDue(this.#abort.signal)
+      .catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'sending backfill hooks failed'))
+      .finally(() => (this.#hooking = undefined));
+    return this.#hooking;
   }
 
   /** The lease heartbeat, every third of the TTL, in the background (a pass never waits for it). */
@@ -285,7 +305,7 @@ export class Scheduler {
   async stop(graceMs = 8000): Promise<void> {
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.opts.deliveries?.running, ...this.#inflight.values()]);
+    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.#hooking, this.opts.deliveries?.running, ...this.#inflight.values()]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);

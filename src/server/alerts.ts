@@ -13,10 +13,12 @@ export interface AlertRuleOptions {
   reconcileEverySeconds?: number;
   /** The Prometheus scrape job of hookwarden (its `up` series). */
   job?: string;
+  /** The config's defaults.gapAlertAfter: a coverage gap open longer than this raises HookwardenCoverageGapOpen. */
+  gapAlertAfterSeconds?: number;
 }
 
 /** The example config's defaults, which deploy/prometheus/alerts.yaml is built with. */
-export const ALERT_RULE_DEFAULTS: Required<AlertRuleOptions> = { reconcileEverySeconds: 60, job: 'hookwarden' };
+export const ALERT_RULE_DEFAULTS: Required<AlertRuleOptions> = { reconcileEverySeconds: 60, job: 'hookwarden', gapAlertAfterSeconds: 1800 };
 
 export interface AlertRule {
   alert: string;
@@ -35,7 +37,7 @@ function duration(seconds: number): string {
 }
 
 export function alertRules(opts: AlertRuleOptions = {}): { groups: { name: string; rules: AlertRule[] }[] } {
-  const { reconcileEverySeconds: every, job } = { ...ALERT_RULE_DEFAULTS, ...opts };
+  const { reconcileEverySeconds: every, job, gapAlertAfterSeconds: gapAfter } = { ...ALERT_RULE_DEFAULTS, ...opts };
   const threeIntervals = 3 * every;
   const rule = (alert: string, expr: string, forDuration: string, severity: AlertRule['labels']['severity'], summary: string, description: string): AlertRule => ({
     alert,
@@ -157,6 +159,23 @@ export function alertRules(opts: AlertRuleOptions = {}): { groups: { name: strin
             'warning',
             `The provider's last delivery to ${sub} failed`,
             "The provider's own delivery status reports a failure. Check the receiver at the subscription's callback URL; `hookwarden status` shows the response code and text the provider got.",
+          ),
+          // Coverage gaps.
+          rule(
+            'HookwardenCoverageGapOpen',
+            `time() - min by (provider, subscription, cause) (hookwarden_coverage_gap_start_timestamp_seconds) > ${Math.round(gapAfter)}`,
+            '0m',
+            'warning',
+            `Events of ${sub} may be missing for {{ $value | humanizeDuration }} ({{ $labels.cause }})`,
+            `A coverage gap has been open for more than ${duration(gapAfter)}: events since its start may not have reached the callback. \`hookwarden gaps -c FILE --open\` shows it and its cause; fix what the cause names (the callback, the credentials, the provider). Once it closes, the backfill hook (hooks.gapClosed) tells the consumer which window to fetch again.`,
+          ),
+          rule(
+            'HookwardenGapHookFailing',
+            'sum(increase(hookwarden_gap_hook_deliveries_total{result="failure"}[30m])) > 0 and sum(increase(hookwarden_gap_hook_deliveries_total{result="success"}[30m])) == 0',
+            '0m',
+            'warning',
+            'Backfill hooks of closed coverage gaps are not delivered',
+            'Every backfill hook tried in the last 30 minutes failed; hookwarden keeps retrying (up to every 10 minutes) and nothing else waits for them. `hookwarden gaps -c FILE` shows each gap\'s hook state and last error; check the receiver at hooks.gapClosed.url (it must answer 2xx, and verify the signature with the same signingSecret).',
           ),
           // Callbacks.
           rule(

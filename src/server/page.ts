@@ -147,12 +147,39 @@ export function statusView() {
 <td>${d.kind === 'none' ? '' : `${badge(d.success ? 'ok' : 'failed')} ${esc(d.responseCode)} ${esc(d.responseText)}`}</td>
 <td>${d.lastFailureAt ? `<span class="err">${esc(d.lastFailureCode)} ${esc(d.lastFailureText)}</span> ${when(d.lastFailureAt, nowMs)}` : ''}</td></tr>`;
 
+    // Coverage gaps: merged windows, newest first, each with the backfill hook of every gap in it.
+    const gaps = doc.gaps;
+    const gapById = new Map((gaps ? gaps.gaps : []).map((g) => [g.id, g]));
+    const hookText = (g: NonNullable<StatusDocument['gaps']>['gaps'][number]): string => {
+      const h = g.hook;
+      const word = g.to === null ? 'open' : h.state === 'none' ? 'no hook' : h.state;
+      const detail =
+        h.state === 'delivered'
+          ? ` ${when(h.deliveredAt, nowMs)}`
+          : h.state === 'pending' || h.state === 'failed'
+            ? `${h.attempts ? ` <small>${esc(h.attempts)} attempt${h.attempts === 1 ? '' : 's'}</small>` : ''}${h.lastError ? ` <small class="err">${esc(h.lastError)}</small>` : ''}${h.state === 'pending' && h.nextAttemptAt ? ` <small>next ${when(h.nextAttemptAt, nowMs)}</small>` : ''}`
+            : '';
+      return `<div class="hook ${esc(h.state)}"><small>${esc(g.cause)}:</small> <span class="hook-state">${esc(word)}</span>${detail}</div>`;
+    };
+    const gapWindow = (w: NonNullable<StatusDocument['gaps']>['windows'][number]): string => {
+      const open = w.to === null;
+      const members = w.gapIds.map((id) => gapById.get(id)).filter((g): g is NonNullable<typeof g> => g !== undefined);
+      return `<tr class="gap ${open ? 'open' : 'closed'}" data-gap="${esc(key(w.provider, w.name))}">
+<td>${esc(w.provider)}</td><td>${esc(w.name)}</td>
+<td>${when(w.from, nowMs, { exact: true })}</td>
+<td>${open ? `<span class="state">open</span> ${when(w.from, nowMs, { future: 'starts in {}', past: 'for {}' })}` : `${when(w.to, nowMs, { exact: true })}<br><small>${esc(span(w.seconds))}</small>`}</td>
+<td>${w.causes.map((c) => esc(c)).join(', ')}</td><td>${esc(w.confidence)}</td>
+<td><small>${w.events.map((e) => esc(e)).join(', ') || '—'}</small></td>
+<td class="hooks">${members.map(hookText).join('') || '<span class="muted">—</span>'}</td></tr>`;
+    };
+
     const held = doc.leases.filter((l) => l.held);
     const cutoffs = doc.subscriptions.filter((s) => s.callback && s.callback.disableAt).map((s) => s.callback!.disableAt!).sort();
     const summary = [
       `${doc.subscriptions.length} subscription${doc.subscriptions.length === 1 ? '' : 's'}${doc.subscriptions.length ? `: ${count(doc.subscriptions.map((s) => s.state))}` : ''}`,
       `${doc.targets.length} callback${doc.targets.length === 1 ? '' : 's'}${doc.targets.length ? `: ${count(doc.targets.map((t) => t.health))}` : ''}`,
       ...(cutoffs[0] ? [`<span class="err">earliest projected cutoff ${when(cutoffs[0], nowMs, { future: 'in {}', past: '{} ago' })}</span>`] : []),
+      ...(gaps && gaps.open ? [`<span class="err">${esc(gaps.open)} open coverage gap${gaps.open === 1 ? '' : 's'}</span>`] : []),
     ];
     return `<p class="summary">${summary.join(' · ')}</p>
 <h2>Subscriptions</h2>
@@ -163,6 +190,15 @@ ${doc.subscriptions.map(subscription).join('\n') || '<tr><td colspan="9">nothing
 <table class="callbacks"><thead><tr><th>Account</th><th>Target</th><th>Health</th><th>Failures</th><th>Unhealthy since</th><th>Provider disables</th><th>Provider deletes</th><th>Last probe</th><th>Last failure</th><th>URL</th></tr></thead><tbody>
 ${doc.targets.map(target).join('\n') || '<tr><td colspan="10">no callbacks probed</td></tr>'}
 </tbody></table>
+${
+  gaps
+    ? `<h2>Coverage gaps</h2>
+<p class="note"><small>Windows in which events may not have reached the callback: open ones, and those that ended since ${esc(absolute(gaps.since))}. Overlapping gaps are merged; each closed gap's backfill hook is shown with its state.</small></p>
+<table class="gaps"><thead><tr><th>Account</th><th>Name</th><th>From</th><th>To</th><th>Causes</th><th>Confidence</th><th>Events</th><th>Backfill hook</th></tr></thead><tbody>
+${gaps.windows.map(gapWindow).join('\n') || '<tr><td colspan="8">no coverage gaps</td></tr>'}
+</tbody></table>`
+    : ''
+}
 ${
   doc.deliveries.length
     ? `<h2>Deliveries (as the provider reports them)</h2>
@@ -287,6 +323,7 @@ tr.pending .state,tr.inactive .state,tr.failing .state,tr.intent .state,tr.skipp
 tr.sub.failing .state,tr.rejected .state,tr.disabled .state,tr.unhealthy .state,tr.presumed-disabled .state,tr.presumed-deleted .state,tr.failed .state,
 .health.unhealthy,.health.presumed-disabled,.health.presumed-deleted{background:#f6c6c6}
 tr.deleted{color:#999}
+tr.gap.open .state{background:#f6c6c6}.hook.delivered .hook-state{color:#1b6e1b}.hook.pending .hook-state{color:#8a5a00}.hook.failed .hook-state{color:#a40000}
 .err{color:#a40000}
 time.countdown{font-variant-numeric:tabular-nums;white-space:nowrap}
 time.soon{color:#8a5a00;font-weight:600}time.past{color:#a40000;font-weight:600}

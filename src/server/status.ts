@@ -1,7 +1,8 @@
 import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import { displayUrl, scrubber } from '../lib/scrub.js';
+import { gapSeconds, mergeWindows } from '../policy/gaps.js';
 import { healthOf } from '../policy/health.js';
-import type { DeliveryRecord, HistoryEntry, Store } from '../store/types.js';
+import type { DeliveryRecord, GapRow, HistoryEntry, Store } from '../store/types.js';
 
 /** A subscription as `hookwarden status --json` and GET /status.json (or /status?format=json) show it. */
 export interface StatusRow {
@@ -84,7 +85,129 @@ export function targetRow(t: RecordedTarget, now: Date): TargetRow {
 }
 
 /** Identifiers left as they are in the status document; every other string is scrubbed. */
-const STATUS_IDS = new Set(['remoteId', 'previousRemoteId', 'actionId']);
+const STATUS_IDS = new Set(['remoteId', 'previousRemoteId', 'actionId', 'id', 'gapIds']);
+
+/** The backfill hook of one gap, as recorded. */
+export interface GapHookStatus {
+  /** none (no hook configured when it closed, or still open), pending (to send or retry), delivered, failed (given up). */
+  state: string;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+}
+
+/** One recorded coverage gap, as `hookwarden gaps --json` and /status.json show it. */
+export interface GapJson {
+  /** Stable: the backfill hook's Idempotency-Key. */
+  id: string;
+  provider: string;
+  name: string;
+  /** subscription, or target for a watch-only callback. */
+  subject: string;
+  remoteId: string | null;
+  previousRemoteId: string | null;
+  cause: string;
+  confidence: string;
+  from: string;
+  /** null while open. */
+  to: string | null;
+  /** Its length so far (to now while open). */
+  seconds: number;
+  events: string[];
+  hook: GapHookStatus;
+}
+
+/** Overlapping or touching gaps of one subscription, merged. */
+export interface GapWindowJson {
+  provider: string;
+  name: string;
+  from: string;
+  to: string | null;
+  seconds: number;
+  causes: string[];
+  confidence: string;
+  events: string[];
+  gapIds: string[];
+}
+
+/** Gaps, and their merged windows, newest first. */
+export interface GapsDocument {
+  gaps: GapJson[];
+  windows: GapWindowJson[];
+}
+
+/** The gaps section of the status document: those open, and those that ended since `since`. */
+export interface GapsStatus extends GapsDocument {
+  since: string;
+  /** How many are open now. */
+  open: number;
+}
+
+/** How far back /status and `hookwarden status` look for closed gaps. */
+export const STATUS_GAP_DAYS = 7;
+/** At most this many gaps are read for the status document. */
+const STATUS_GAP_ROWS = 1000;
+
+export function gapJson(g: GapRow, now: Date): GapJson {
+  return {
+    id: g.id,
+    provider: g.provider,
+    name: g.name,
+    subject: g.subject,
+    remoteId: g.remoteId,
+    previousRemoteId: g.previousRemoteId,
+    cause: g.cause,
+    confidence: g.confidence,
+    from: g.from.toISOString(),
+    to: iso(g.to),
+    seconds: roundSeconds(gapSeconds(g, now)),
+    events: [...g.events],
+    hook: {
+      state: g.hookState,
+      attempts: g.hookAttempts,
+      nextAttemptAt: g.hookState === 'pending' ? iso(g.hookNextAttemptAt) : null,
+      lastAttemptAt: iso(g.hookLastAttemptAt),
+      lastStatus: g.hookLastStatus,
+      lastError: g.hookLastError,
+      deliveredAt: iso(g.hookDeliveredAt),
+    },
+  };
+}
+
+/** Rows and merged windows, both newest first (by start). */
+export function gapsDocument(rows: readonly GapRow[], now: Date): GapsDocument {
+  const newestFirst = <T extends { from: Date; provider: string; name: string }>(a: T, b: T) =>
+    b.from.getTime() - a.from.getTime() || a.provider.localeCompare(b.provider) || a.name.localeCompare(b.name);
+  return {
+    gaps: [...rows].sort((a, b) => newestFirst(a, b) || a.cause.localeCompare(b.cause)).map((g) => gapJson(g, now)),
+    windows: mergeWindows(rows)
+      .sort(newestFirst)
+      .map((w) => ({
+        provider: w.provider,
+        name: w.name,
+        from: w.from.toISOString(),
+        to: iso(w.to),
+        seconds: roundSeconds(gapSeconds(w, now)),
+        causes: w.causes,
+        confidence: w.confidence,
+        events: w.events,
+        gapIds: w.gapIds,
+      })),
+  };
+}
+
+/** Milliseconds kept, nothing finer (durations are computed from Date values). */
+const roundSeconds = (s: number) => Math.round(s * 1000) / 1000;
+
+/** The gaps open now and those that ended in the last STATUS_GAP_DAYS days. */
+export async function gapsStatus(store: Pick<Store, 'listGaps'>, now: Date): Promise<GapsStatus> {
+  const since = new Date(now.getTime() - STATUS_GAP_DAYS * 86400_000);
+  const rows = await store.listGaps({ since, limit: STATUS_GAP_ROWS });
+  return { since: since.toISOString(), open: rows.filter((g) => g.to === null).length, ...gapsDocument(rows, now) };
+}
 
 /** Which subscriptions deliver to which callback target (the config knows; Postgres does not). */
 export interface CallbackLink {
@@ -130,6 +253,8 @@ export interface StatusDocument {
   targets: TargetRow[];
   deliveries: DeliveryRow[];
   history?: HistoryRow[];
+  /** Coverage gaps: those open, and those that ended in the last 7 days, with their hooks' state and merged windows. */
+  gaps?: GapsStatus;
 }
 
 /**
@@ -143,6 +268,7 @@ export async function statusDocument(store: Store, now: Date, opts: { history?: 
   const deliveries = await store.listDeliveries();
   const history = opts.history ? await store.history({ limit: opts.history }) : [];
   const leases = await store.listLeases();
+  const gaps = await gapsStatus(store, now);
   const targetRows = targets.map((t) => targetRow(t, now));
   const callbackOf = opts.callbacks ? subscriptionCallbacks(targetRows, opts.callbacks) : undefined;
   const doc: StatusDocument = {
@@ -153,6 +279,7 @@ export async function statusDocument(store: Store, now: Date, opts: { history?: 
     targets: targetRows,
     deliveries: deliveries.map(deliveryRow),
     ...(opts.history ? { history: history.map(historyRow) } : {}),
+    gaps,
   };
   return scrubber.scrubValue(doc, STATUS_IDS);
 }

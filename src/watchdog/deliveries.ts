@@ -1,4 +1,6 @@
 import type { DeliveryStatus, DesiredSubscription, RecordedSubscription } from '../domain/types.js';
+import { declaredEvents } from '../policy/gaps.js';
+import type { GapRecorder } from '../reconcile/gaps.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage, ProviderError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -18,6 +20,8 @@ export interface DeliveryPollerDeps {
   everySeconds: number;
   /** Whether this replica holds the account's lease; polls are left to the holder. */
   holds?: (account: string) => boolean;
+  /** The coverage-gap ledger: failed deliveries the provider reports open a gap. */
+  gaps?: GapRecorder;
 }
 
 /** Response texts are the receiver's words: kept short. */
@@ -83,11 +87,39 @@ export class DeliveryPoller {
         if (err instanceof ProviderError && err.code === 'PROVIDER_NOT_FOUND') continue; // gone: the next pass recreates it
         throw err;
       }
-      for (const st of statuses) await this.#record(provider, r, st, known.get(`${r.id}/${st.event}`), signal);
+      for (const st of statuses) {
+        const rec = await this.#record(provider, r, st, known.get(`${r.id}/${st.event}`), signal);
+        known.set(`${r.id}/${st.event}`, rec);
+      }
+      await this.#gaps(provider.account, r, statuses, known);
     }
   }
 
-  async #record(provider: Provider, row: RecordedSubscription, st: DeliveryStatus, prev: DeliveryRecord | undefined, signal?: AbortSignal): Promise<void> {
+  /**
+   * The provider's own account of its deliveries: a failed latest delivery of any event opens
+   * a `deliveries-failing` gap (certain: the provider says so) from the first failure it
+   * reports; once the latest delivery of every event succeeded, it closes at the first of
+   * those successes that came after it opened.
+   */
+  async #gaps(account: string, row: RecordedSubscription, statuses: DeliveryStatus[], known: Map<string, DeliveryRecord>): Promise<void> {
+    const gaps = this.deps.gaps;
+    if (!gaps || !statuses.length) return;
+    const records = statuses.map((st) => known.get(`${row.id}/${st.event}`)).filter((d): d is DeliveryRecord => d !== undefined && d.kind === 'delivered');
+    const failed = records.filter((d) => d.success === false);
+    if (failed.length) {
+      const first = Math.min(...failed.map((d) => (d.lastFailureAt ?? d.deliveredAt ?? this.deps.clock.now()).getTime()));
+      const d = this.deps.desired.find((x) => x.provider === account && x.name === row.name);
+      await gaps.open({ provider: account, name: row.name, subject: 'subscription', cause: 'deliveries-failing', confidence: 'certain', from: new Date(first), remoteId: row.remoteId, events: d ? declaredEvents(d.spec) : [] });
+    } else if (records.length && records.every((d) => d.success === true)) {
+      const open = (await gaps.openOf(account)).find((g) => g.name === row.name && g.cause === 'deliveries-failing');
+      if (!open) return;
+      const after = records.map((d) => d.deliveredAt!).filter((t) => t && t.getTime() >= open.from.getTime());
+      const to = after.length ? new Date(Math.min(...after.map((t) => t.getTime()))) : this.deps.clock.now();
+      await gaps.close(account, row.name, { causes: ['deliveries-failing'], to });
+    }
+  }
+
+  async #record(provider: Provider, row: RecordedSubscription, st: DeliveryStatus, prev: DeliveryRecord | undefined, signal?: AbortSignal): Promise<DeliveryRecord> {
     const { clock, logger, store } = this.deps;
     const name = row.name;
     const rec: DeliveryRecord = {
@@ -123,5 +155,6 @@ export class DeliveryPoller {
     if (isNew && url && this.deps.prober) {
       await this.deps.prober.signal(provider.account, url, { at: st.at!, ok: st.success === true, reason: `${name}: delivery of ${st.event} ${st.success ? 'succeeded' : 'failed'} (HTTP ${st.responseCode})`, counts: true });
     }
+    return rec;
   }
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { applyProbe, healthOf, reproject } from '../policy/health.js';
+import type { GapRecorder } from '../reconcile/gaps.js';
 import type { Store } from '../store/types.js';
 import { probeOnce } from './probe.js';
 
@@ -16,6 +17,10 @@ export interface ProberDeps {
   concurrency?: number;
   /** plan: read what is recorded, never write (no sync, no probes). */
   readOnly?: boolean;
+  /** The coverage-gap ledger: a failing callback opens a possible gap for what delivers to it. */
+  gaps?: GapRecorder;
+  /** The declared events of a subscription (for its gaps). */
+  eventsOf?: (provider: string, name: string) => string[];
 }
 
 const key = (t: { provider: string; url: string }) => `${t.provider}\u0000${t.url}`;
@@ -145,10 +150,32 @@ export class Prober {
       disableAt: written.disableAt?.toISOString(),
       deleteAt: written.deleteAt?.toISOString(),
     };
+    await this.#gaps(written, spec, before, after, r.at);
     if (after === 'healthy' && before === 'unknown') logger.info(fields, `callback ${t.name} answers 200`);
     else if (after === 'healthy') logger.info(fields, `callback ${t.name} answers 200 again`);
     else if (after === 'failing') logger.warn(fields, `callback ${t.name} failed: ${r.reason}`);
     else logger.warn(fields, `callback ${t.name} is ${after}: the provider disables its subscriptions at ${written.disableAt?.toISOString()} and deletes them at ${written.deleteAt?.toISOString()}`);
     return true;
+  }
+
+  /**
+   * A callback that starts failing opens a `callback-failing` gap (confidence possible: the
+   * provider may or may not have delivered meanwhile) for each subscription delivering to it,
+   * and for a watch-only target itself, from the first failure of the streak; answering 200
+   * again closes them at that answer.
+   */
+  async #gaps(t: RecordedTarget, spec: TargetSpec, before: string, after: string, at: Date): Promise<void> {
+    const gaps = this.deps.gaps;
+    if (!gaps) return;
+    const subjects: { name: string; subject: 'subscription' | 'target' }[] = spec.subscriptions.length ? spec.subscriptions.map((name) => ({ name, subject: 'subscription' })) : [{ name: t.name, subject: 'target' }];
+    const wasFailing = before !== 'healthy' && before !== 'unknown';
+    const failing = after !== 'healthy' && after !== 'unknown';
+    if (failing && !wasFailing) {
+      for (const s of subjects) {
+        await gaps.open({ provider: t.provider, name: s.name, subject: s.subject, cause: 'callback-failing', confidence: 'possible', from: t.unhealthySince ?? at, events: this.deps.eventsOf?.(t.provider, s.name) ?? [] });
+      }
+    } else if (after === 'healthy' && wasFailing) {
+      for (const s of subjects) await gaps.close(t.provider, s.name, { causes: ['callback-failing'], to: at });
+    }
   }
 }

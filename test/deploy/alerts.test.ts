@@ -91,6 +91,16 @@ describe('deploy/prometheus', () => {
     expect(alertRules({ job: 'hw' }).groups[0]!.rules.find((r) => r.alert === 'HookwardenDown')!.expr).toBe('up{job="hw"} == 0');
   });
 
+  it('a coverage gap alerts after the config’s gapAlertAfter (30m in the example config)', () => {
+    const shipped = new Map(rulesOf(readFileSync(join(DIR, 'alerts.yaml'), 'utf8')).map((r) => [r.alert, r]));
+    expect(shipped.get('HookwardenCoverageGapOpen')!.expr).toBe('time() - min by (provider, subscription, cause) (hookwarden_coverage_gap_start_timestamp_seconds) > 1800');
+    expect(shipped.get('HookwardenCoverageGapOpen')!.labels.severity).toBe('warning');
+    expect(shipped.get('HookwardenGapHookFailing')!.expr).toContain('hookwarden_gap_hook_deliveries_total{result="failure"}');
+    const hour = alertRules({ gapAlertAfterSeconds: 3600 }).groups[0]!.rules.find((r) => r.alert === 'HookwardenCoverageGapOpen')!;
+    expect(hour.expr).toContain('> 3600');
+    expect(hour.annotations.description).toContain('open for more than 1h');
+  });
+
   it('alerts.test.yaml has a firing case for every alert, and names no other', () => {
     const doc = parse(readFileSync(join(DIR, 'alerts.test.yaml'), 'utf8')) as UnitTests;
     expect(doc.rule_files).toEqual(['alerts.yaml']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gapSeconds, hookRetryAt, mergeWindows, strongerConfidence, type Confidence, type GapLike } from '../../src/policy/gaps.js';
+import { actionGaps, declaredEvents, gapSeconds, hookRetryAt, mergeWindows, strongerConfidence, SUBSCRIPTION_CAUSES, type ActionGapInput, type Confidence, type GapLike } from '../../src/policy/gaps.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000);
@@ -96,5 +96,37 @@ describe('hookRetryAt (full jitter, 5 s base, 10 min cap)', () => {
     { name: 'no attempt yet counts as the first', attempts: 0, rand: 1, want: 5 },
   ])('$name', ({ attempts, rand, want }) => {
     expect((hookRetryAt(attempts, at(0), rand).getTime() - T0) / 1000).toBe(want);
+  });
+});
+
+describe('actionGaps: which gap a planned action opens, from when, and what its success closes', () => {
+  const now = new Date('2026-12-04T12:00:00Z');
+  const at = (s: number) => new Date(now.getTime() + s * 1000);
+  const row = { remoteId: 'r1', expiresAt: at(-50), lastObservedAt: at(-70), status: 'ACTIVE', presumedDisabledAt: null };
+  const cases: [string, ActionGapInput, { cause: string; confidence: Confidence; from: Date }[], string[]][] = [
+    ['expired: from the expiry, not from now', { action: 'renew', reason: 'expired', row, observed: { status: 'INACTIVE', expiresAt: at(-50) }, now }, [{ cause: 'expired', confidence: 'certain', from: at(-50) }], ['expired', 'inactive', 'disabled']],
+    ['INACTIVE past its expiry is an expiry', { action: 'reactivate', reason: 'inactive', row, observed: { status: 'INACTIVE', expiresAt: at(-50) }, now }, [{ cause: 'expired', confidence: 'certain', from: at(-50) }], ['expired', 'inactive', 'disabled']],
+    ['INACTIVE before its expiry: since last seen active', { action: 'reactivate', reason: 'inactive', row: { ...row, expiresAt: at(300) }, observed: { status: 'INACTIVE', expiresAt: at(300) }, now }, [{ cause: 'inactive', confidence: 'certain', from: at(-70) }], ['expired', 'inactive', 'disabled']],
+    ['disabled at the provider: since last seen enabled', { action: 'reactivate', reason: 'disabled-at-provider', row, observed: { status: 'DISABLED' }, now }, [{ cause: 'disabled', confidence: 'certain', from: at(-70) }], ['expired', 'inactive', 'disabled']],
+    ['presumed disabled: from the projected disable time', { action: 'none', reason: 'presumed-disabled', record: 'presumed-disabled', row, target: { disableAt: at(-30), deleteAt: at(600) }, now }, [{ cause: 'presumed-disabled', confidence: 'presumed', from: at(-30) }], []],
+    ['recreated after a presumed disable closes everything', { action: 'recreate', reason: 'presumed-disabled', row: { ...row, presumedDisabledAt: at(-20) }, target: { disableAt: at(-30), deleteAt: at(600) }, now }, [{ cause: 'presumed-disabled', confidence: 'presumed', from: at(-30) }], SUBSCRIPTION_CAUSES],
+    ['lost: since last seen', { action: 'recreate', reason: 'lost-at-provider', row, now }, [{ cause: 'lost', confidence: 'certain', from: at(-70) }], SUBSCRIPTION_CAUSES],
+    ['lost after the projected delete: deleted by the provider', { action: 'recreate', reason: 'lost-at-provider', row, target: { disableAt: at(-900), deleteAt: at(-100) }, now }, [{ cause: 'deleted-by-provider', confidence: 'presumed', from: at(-100) }], SUBSCRIPTION_CAUSES],
+    ['waiting for the callback while lost', { action: 'none', reason: 'callback-unhealthy', row, now }, [{ cause: 'lost', confidence: 'certain', from: at(-70) }], []],
+    ['a drift recreate: nothing subscribed between delete and create', { action: 'recreate', reason: 'drift-needs-recreate', row, observed: { status: 'ACTIVE', expiresAt: at(100) }, now }, [{ cause: 'recreating', confidence: 'certain', from: now }], SUBSCRIPTION_CAUSES],
+    ['an ordinary renewal opens nothing', { action: 'renew', reason: 'renewal-due', row: { ...row, expiresAt: at(100) }, observed: { status: 'ACTIVE', expiresAt: at(100) }, now }, [], ['expired', 'inactive', 'disabled']],
+    ['a first create opens nothing', { action: 'create', reason: 'missing', now }, [], SUBSCRIPTION_CAUSES],
+  ];
+  it.each(cases)('%s', (_name, input, open, close) => {
+    const g = actionGaps(input);
+    expect(g.open).toEqual(open);
+    expect(g.closeOnSuccess).toEqual(close);
+  });
+
+  it('declared events: names as the provider takes them, or family/event pairs', () => {
+    expect(declaredEvents({ eventTypes: ['MESSAGES', 'ENGAGEMENT_CREATED'] })).toEqual(['ENGAGEMENT_CREATED', 'MESSAGES']);
+    expect(declaredEvents({ family: ['AGENT', 'QUEUE'], events: ['ALL'] })).toEqual(['AGENT/ALL', 'QUEUE/ALL']);
+    expect(declaredEvents({ events: ['ConversationCreated'] })).toEqual(['ConversationCreated']);
+    expect(declaredEvents({ family: 'AGENT_ENGAGEMENT', events: ['ALL'] })).toEqual(['AGENT_ENGAGEMENT/ALL']);
   });
 });

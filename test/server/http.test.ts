@@ -41,7 +41,7 @@ describe('/status and /status.json', () => {
       // The clock is a manual one here: both reads see the same instant, so the documents are equal.
       expect(await (await fetch(`${url}/status?format=json`)).json()).toEqual(doc);
       expect(await (await fetch(`${url}/status`, { headers: { accept: 'application/json' } })).json()).toEqual(doc);
-      expect(Object.keys(doc).sort()).toEqual(['deliveries', 'generatedAt', 'history', 'leases', 'subscriptions', 'targets']);
+      expect(Object.keys(doc).sort()).toEqual(['deliveries', 'gaps', 'generatedAt', 'history', 'leases', 'subscriptions', 'targets']);
       expect(doc.generatedAt).toBe(stack.clock.now().toISOString());
       expect(doc.subscriptions.map((s) => s.name).sort()).toEqual(['agents', 'queues']);
       for (const s of doc.subscriptions) {
