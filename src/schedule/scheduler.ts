@@ -68,6 +68,7 @@ export class Scheduler {
   #probing: Promise<void> | undefined;
   /** The round of backfill hooks under way, if any. */
   #hooking: Promise<unknown> | undefined;
+  #lastHooks = Number.NEGATIVE_INFINITY;
   #lastPrune: number | undefined;
   #lastHeartbeat = 0;
   #heartbeat: Promise<void> | undefined;
@@ -154,6 +155,10 @@ export class Scheduler {
   #sendHooks(): Promise<unknown> | undefined {
     const hooks = this.opts.hooks;
     if (!hooks) return undefined;
+    // A round every 5 s at most (the hooks' own backoff starts at 5 s): an idle wake-up asks Postgres nothing.
+    const now = this.opts.clock.now().getTime();
+    if (!this.#hooking && now - this.#lastHooks < 5000) return undefined;
+    if (!this.#hooking) this.#lastHooks = now;
     this.#hooking ??= hooks
       .deliverDue(this.#abort.signal)
       .catch((err) => this.opts.logger.error({ err: errorMessage(err) }, 'sending backfill hooks failed'))
