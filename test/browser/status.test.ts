@@ -119,10 +119,11 @@ describe.skipIf(!haveChromium)('the status page in Chromium', () => {
 
   /** The three rows as the JSON tells them, once all three are where the test wants them. */
   async function settled(): Promise<StatusDocument> {
+    let last: StatusDocument | undefined;
     return waitFor(
       'one healthy, one expiring and one unhealthy subscription',
       async () => {
-        const doc = (await (await fetch(`${daemon.url}/status.json`)).json()) as StatusDocument;
+        const doc = (last = (await (await fetch(`${daemon.url}/status.json`)).json()) as StatusDocument);
         const s = Object.fromEntries(doc.subscriptions.map((r) => [r.name, r]));
         const ok =
           s['agent-events']?.state === 'active' &&
@@ -134,14 +135,17 @@ describe.skipIf(!haveChromium)('the status page in Chromium', () => {
           s['chat-events'].callback.disableAt !== null;
         return ok ? doc : undefined;
       },
-      45_000,
-    );
+      // A loaded machine (the suite runs twice, on two Node versions) can take a while.
+      90_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${JSON.stringify(last?.subscriptions.map((r) => ({ name: r.name, state: r.state, expiresAt: r.expiresAt, callback: r.callback })))}`);
+    });
   }
 
   const row = (page: Page, key: string) => page.locator(`tr[data-subscription="${key}"]`);
   const text = async (page: Page, key: string, cell: string) => (await row(page, key).locator(cell).innerText()).replace(/\s+/g, ' ').trim();
 
-  it('shows each subscription with its state, live countdowns and projected cutoffs', async () => {
+  it('shows each subscription with its state, live countdowns and projected cutoffs', { timeout: 180_000 }, async () => {
     const doc = await settled();
     const page = await context.newPage();
     // Script errors and refused content (the page's Content-Security-Policy) show up here.
