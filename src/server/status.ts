@@ -1,3 +1,4 @@
+import { gapDocument, type GapDocument } from '../hooks/gap-hook.js';
 import type { RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import { displayUrl, scrubber } from '../lib/scrub.js';
 import { gapSeconds, mergeWindows } from '../policy/gaps.js';
@@ -99,26 +100,8 @@ export interface GapHookStatus {
   deliveredAt: string | null;
 }
 
-/** One recorded coverage gap, as `hookwarden gaps --json` and /status.json show it. */
-export interface GapJson {
-  /** Stable: the backfill hook's Idempotency-Key. */
-  id: string;
-  provider: string;
-  name: string;
-  /** subscription, or target for a watch-only callback. */
-  subject: string;
-  remoteId: string | null;
-  previousRemoteId: string | null;
-  cause: string;
-  confidence: string;
-  from: string;
-  /** null while open. */
-  to: string | null;
-  /** Its length so far (to now while open). */
-  seconds: number;
-  events: string[];
-  hook: GapHookStatus;
-}
+/** One recorded coverage gap, as `hookwarden gaps --json` and /status.json show it: the hook's document plus its delivery. */
+export type GapJson = Omit<GapDocument, 'causes'> & { hook: GapHookStatus };
 
 /** Overlapping or touching gaps of one subscription, merged. */
 export interface GapWindowJson {
@@ -153,18 +136,8 @@ const STATUS_GAP_ROWS = 1000;
 
 export function gapJson(g: GapRow, now: Date): GapJson {
   return {
-    id: g.id,
-    provider: g.provider,
-    name: g.name,
-    subject: g.subject,
-    remoteId: g.remoteId,
-    previousRemoteId: g.previousRemoteId,
-    cause: g.cause,
-    confidence: g.confidence,
-    from: g.from.toISOString(),
-    to: iso(g.to),
+    ...gapDocument(g, { now }),
     seconds: roundSeconds(gapSeconds(g, now)),
-    events: [...g.events],
     hook: {
       state: g.hookState,
       attempts: g.hookAttempts,
