@@ -29,6 +29,8 @@ export interface Lapse {
 
 export interface CallRecord {
   at: number;
+  /** When the request reached the server (its order), before any injected delay: a call the provider handled late was still sent first. */
+  arrival: number;
   op: MutatingOp;
   kind: string;
   id: string;
@@ -194,6 +196,7 @@ export class SandboxAudit {
   call(req: Req, c: { op: MutatingOp; kind: string; id: string; identity: string; committed: boolean; body?: string }): void {
     const rec: CallRecord = {
       at: this.#now(),
+      arrival: req.arrival ?? Number.MAX_SAFE_INTEGER,
       op: c.op,
       kind: c.kind,
       id: c.id,
@@ -229,7 +232,12 @@ export class SandboxAudit {
     rec.delivered = delivered && status >= 200 && status < 300;
   }
 
-  /** Pairs of calls where the second did what the first, answered, had already done. */
+  /**
+   * Pairs of calls where the second did what the first, answered, had already done. Calls are
+   * taken in the order they reached the provider, not the order it handled them: a renew the
+   * provider sat on past the client's timeout and committed after the client's retry was sent
+   * first, and its retry is one after an ambiguous answer.
+   */
   twice(): { twice: Twice[]; afterAmbiguous: Twice[] } {
     const twice: Twice[] = [];
     const afterAmbiguous: Twice[] = [];
@@ -244,7 +252,8 @@ export class SandboxAudit {
       why,
     });
     const lastCreate = new Map<string, CallRecord>();
-    for (const c of this.#calls) {
+    const inArrivalOrder = [...this.#calls].sort((a, b) => a.arrival - b.arrival);
+    for (const c of inArrivalOrder) {
       if (c.op === 'create') {
         // A create while the identity already had a live subscription: one was enough.
         if ((c.liveBefore ?? 0) > 0) {
@@ -258,7 +267,7 @@ export class SandboxAudit {
       const key = `${c.op} ${c.id}`;
       const prev = last.get(key);
       if (prev) {
-        const gap = c.at - prev.at;
+        const gap = Math.abs(c.at - prev.at);
         const window = c.op === 'renew' ? this.renewWindowMs(c.kind) : c.op === 'update' ? (this.#opts.updateWindowMs ?? 10_000) : Number.POSITIVE_INFINITY;
         const same = c.op !== 'update' || prev.bodyHash === c.bodyHash;
         if (prev.committed && same && gap < window) {

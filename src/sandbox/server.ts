@@ -17,6 +17,8 @@ export interface Req {
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The order in which requests reached the server, before any injected delay (the audit orders calls by it). */
+  arrival?: number;
 }
 
 export interface Res {
@@ -82,7 +84,7 @@ export class SandboxServer {
       return; // the client went away mid-request
     }
     const u = new URL(raw.url ?? '/', 'http://sandbox');
-    const req: Req = { method: raw.method ?? 'GET', path: u.pathname, query: u.searchParams, headers: raw.headers, body: Buffer.concat(chunks).toString('utf8') };
+    const req: Req = { method: raw.method ?? 'GET', path: u.pathname, query: u.searchParams, headers: raw.headers, body: Buffer.concat(chunks).toString('utf8'), arrival: ++arrivals };
     let res: Res;
     let injected: { status: number; headers: Record<string, string>; body: string } | undefined;
     try {
@@ -126,6 +128,8 @@ export class SandboxServer {
     out.end(res.body === undefined ? undefined : isJson ? JSON.stringify(res.body) : String(res.body));
   }
 }
+
+let arrivals = 0;
 
 export function parseJson(body: string): unknown {
   if (!body) return undefined;

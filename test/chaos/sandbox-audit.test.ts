@@ -112,4 +112,24 @@ describe('sandbox audit', () => {
     expect(a.lapses).toEqual([expect.objectContaining({ why: 'disabled', recoveredBy: 're-enabled' })]);
     expect(a.twice.map((t) => t.op)).toEqual(['create']);
   });
+
+  it('a renew the provider handled only after the client gave up and sent its retry is the one ambiguous call, not a renew twice', async () => {
+    const made = await call('POST', '/api/events/v1/subscriptions', spec('http://127.0.0.1:1/late'));
+    const id = made.body.subscriptionId as string;
+    const renew = `/api/events/v1/subscriptions/${id}:renew`;
+    infinity.addFault({ method: 'POST', path: ':renew', delayMs: 1500 });
+    // The first renew reaches the provider, which sits on it; the client gives up after 300 ms.
+    const first = request(infinity.url + renew, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(300) }).then(
+      () => 'answered',
+      () => 'gave up',
+    );
+    expect(await first).toBe('gave up');
+    // Its retry is handled at once; the provider commits the first one a second later.
+    expect((await call('POST', renew)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await audit(infinity.url);
+    expect(r.calls.renew).toBeGreaterThanOrEqual(2);
+    expect(r.twice.filter((t) => t.id === id)).toEqual([]);
+    expect(r.afterAmbiguous.filter((t) => t.id === id).map((t) => t.op)).toEqual(['renew']);
+  });
 });

@@ -10,7 +10,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 interface Result {
   lapsed: { subscriptions: number };
   duplicates: { identities: number };
-  actionsTwice: { count: number };
+  actionsTwice: { count: number; details: unknown[] };
   secrets: { found: number };
   replicas: { count: number; aliveAtEnd: number };
   logs: string;
@@ -51,7 +51,8 @@ describe.sequential('chaos, short form', () => {
         actionsTwice: result.actionsTwice.count,
         secretsInLogs: result.secrets.found,
       };
-      expect(columns, `${output.slice(-3000)}\nreplica logs: ${result.logs}`).toEqual({ lapsed: 0, duplicates: 0, actionsTwice: 0, secretsInLogs: 0 });
+      const twice = result.actionsTwice.details.length ? `\nactions twice: ${JSON.stringify(result.actionsTwice.details, null, 1)}` : '';
+      expect(columns, `${output.slice(-3000)}${twice}\nreplica logs: ${result.logs}`).toEqual({ lapsed: 0, duplicates: 0, actionsTwice: 0, secretsInLogs: 0 });
       expect(result.replicas.aliveAtEnd).toBe(result.replicas.count);
       // The table, for whoever reads the test output.
       console.log(output.slice(output.indexOf('+--')));
