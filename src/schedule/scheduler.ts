@@ -59,6 +59,10 @@ const STORE_RETRY = { baseSeconds: 1, capSeconds: 5 };
 export class Scheduler {
   readonly #lastPass = new Map<string, number>();
   readonly #inflight = new Map<string, Promise<PassReport | undefined>>();
+  /** Due accounts of the last wake-up still waiting for a free slot, in order. */
+  #waiting: string[] = [];
+  /** The passes started since the last wake-up (those a full slot made wait included). */
+  #round: Promise<PassReport | undefined>[] = [];
   readonly #abort = new AbortController();
   /** Accounts whose callback health just changed: due at once. */
   readonly #forced = new Set<string>();
@@ -126,7 +130,13 @@ export class Scheduler {
    */
   async tick(): Promise<PassReport[]> {
     const started = await this.#begin();
-    const reports = await Promise.all(started.passes);
+    // Passes that waited for a slot join the round as others end: wait until it has none left.
+    const reports: (PassReport | undefined)[] = [];
+    for (let done = 0; done < started.passes.length; ) {
+      const batch = started.passes.slice(done);
+      done += batch.length;
+      reports.push(...(await Promise.all(batch)));
+    }
     await Promise.all([started.probing, started.polling, started.hooking]);
     return reports.filter((r): r is PassReport => r !== undefined);
   }
@@ -244,17 +254,30 @@ export class Scheduler {
     }
   }
 
-  /** Starts each due account's pass that is not running yet, up to `concurrency` at once. */
+  /**
+   * Starts each due account's pass that is not running yet, up to `concurrency` at once. The
+   * rest wait in line, and each pass that ends starts the next one at once rather than at
+   * the next wake-up: a round over many accounts is bounded by the passes, not the clock.
+   */
   async #startPasses(): Promise<Promise<PassReport | undefined>[]> {
-    const queue = (await this.due()).filter((a) => !this.#inflight.has(a));
-    const started: Promise<PassReport | undefined>[] = [];
-    for (const a of queue) {
-      if (this.#inflight.size >= Math.max(1, this.opts.concurrency) || this.#abort.signal.aborted) break;
-      const p = this.#runPass(a).finally(() => this.#inflight.delete(a));
+    this.#waiting = (await this.due()).filter((a) => !this.#inflight.has(a));
+    this.#round = [];
+    this.#fill();
+    return this.#round;
+  }
+
+  /** Starts waiting passes while slots are free (and the store is up); they join the current round. */
+  #fill(): void {
+    while (this.#waiting.length && this.#inflight.size < Math.max(1, this.opts.concurrency) && this.#storeUp && !this.#abort.signal.aborted) {
+      const a = this.#waiting.shift()!;
+      if (this.#inflight.has(a)) continue;
+      const p = this.#runPass(a).finally(() => {
+        this.#inflight.delete(a);
+        this.#fill();
+      });
       this.#inflight.set(a, p);
-      started.push(p);
+      this.#round.push(p);
     }
-    return started;
   }
 
   async #runPass(a: string): Promise<PassReport | undefined> {

@@ -1,0 +1,66 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import type { PassReport, Reconciler } from '../../src/reconcile/reconciler.js';
+import { Scheduler } from '../../src/schedule/scheduler.js';
+import type { Store } from '../../src/store/types.js';
+
+/**
+ * The scheduler's own arithmetic, over a stand-in reconciler whose passes take a set time:
+ * which passes start, how many at once, and when the ones that waited for a slot start.
+ */
+function fixture(accounts: string[], passMs: number) {
+  let running = 0;
+  let most = 0;
+  const ended: string[] = [];
+  const reconciler = {
+    accounts,
+    async pass(a: string): Promise<PassReport> {
+      running++;
+      most = Math.max(most, running);
+      await sleep(passMs);
+      running--;
+      ended.push(a);
+      return { provider: a, actions: [], orphans: [] };
+    },
+    async heartbeat() {},
+  } as unknown as Reconciler;
+  const store = {
+    async dueProviders() {
+      return [];
+    },
+    async ping() {},
+    async markDue() {},
+    async pruneHistory() {
+      return 0;
+    },
+  } as unknown as Store;
+  return { reconciler, store, ended, most: () => most };
+}
+
+describe('scheduler', () => {
+  it('one wake-up runs every due account, at most `concurrency` at once', async () => {
+    const f = fixture(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 20);
+    const s = new Scheduler({ reconciler: f.reconciler, store: f.store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 60, concurrency: 2 });
+    const reports = await s.tick();
+    expect(reports.map((r) => r.provider).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    expect(f.most()).toBe(2);
+    expect(s.ready).toBe(true);
+  });
+
+  it('a pass that ends starts the next waiting one at once, not at the next wake-up', async () => {
+    const f = fixture(['a', 'b', 'c', 'd', 'e', 'f'], 100);
+    // Wake-ups once an hour: only the first one, at start, happens during the test.
+    const s = new Scheduler({ reconciler: f.reconciler, store: f.store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 2, wakeEvery: '0 0 * * * *' });
+    s.start();
+    try {
+      // Three waves of 100 ms; a wave per wake-up would need an hour.
+      for (let i = 0; i < 100 && f.ended.length < 6; i++) await sleep(50);
+      expect(f.ended.sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+      expect(f.most()).toBe(2);
+    } finally {
+      await s.stop(100);
+    }
+  });
+});
