@@ -73,6 +73,8 @@ export interface RecordedSubscription {
   lastErrorCode: string | null;
   /** Set when its callback stayed unhealthy past the provider's disable cutoff: recreate once it recovers. */
   presumedDisabledAt: Date | null;
+  /** Made by hookwarden and not renewed since: its first renewal is spread over the cycle (policy/timing.ts firstRenewalAt). */
+  firstRenewalPending: boolean;
   version: number;
 }
 

@@ -1,5 +1,5 @@
 import type { ActionKind, DesiredSubscription, ObservedSubscription, RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import { backoffSeconds, renewAt } from './timing.js';
+import { backoffSeconds, dueAt } from './timing.js';
 
 /**
  * The one place that decides when to look at a subscription again, after anything happened
@@ -99,10 +99,12 @@ export function nextCheckFor(
   lifetimeSeconds: number | null,
   lastRenewedAt: Date | null,
   t: Pick<Timing, 'now' | 'reconcileEverySeconds' | 'renews'>,
+  /** Made by hookwarden and not renewed since: the first renewal is spread (timing.ts firstRenewalAt). */
+  firstRenewal = false,
 ): Date {
   if (o.status === 'PENDING') return after(t.now, PENDING_RECHECK_SECONDS);
   if (!t.renews || !o.expiresAt || lifetimeSeconds === null) return idle(t.now);
-  const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name).getTime();
+  const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, firstRenewal ? { madeAt: lastRenewedAt } : undefined).getTime();
   const floor = lastRenewedAt ? lastRenewedAt.getTime() + minRenewGapSeconds(lifetimeSeconds) * 1000 : t.now.getTime();
   return new Date(Math.max(t.now.getTime(), floor, due));
 }
@@ -168,7 +170,7 @@ export function afterAction(
     return {
       state: stateOf(o),
       failureCount: 0,
-      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t),
+      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t, action === 'create' || action === 'recreate'),
     };
   }
   const e = outcome.error;

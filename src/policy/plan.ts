@@ -12,7 +12,7 @@ import {
 import { driftedFields } from './drift.js';
 import { healthOf } from './health.js';
 import { idle, minRenewGapSeconds, nextCheckFor, OUTCOME_SETTLE_SECONDS } from './next.js';
-import { renewAt } from './timing.js';
+import { dueAt, renewAt } from './timing.js';
 
 export interface ProviderCapabilities {
   /** The provider has a :renew call and subscriptions expire. */
@@ -234,10 +234,11 @@ export function plan(input: PlanInput): PlanResult {
     const mine = r?.remoteId === bound.remoteId;
     const lifetime = mine ? r.lifetimeSeconds : null;
     const lastRenewedAt = mine ? r.lastRenewedAt : null;
-    const keep = keepAlive(d, bound, lifetime, mine ? { at: r.lastRenewedAt, expiresAt: r.expiresAt } : undefined, input);
+    const first = mine && r.firstRenewalPending;
+    const keep = keepAlive(d, bound, lifetime, mine ? { at: r.lastRenewedAt, expiresAt: r.expiresAt, first } : undefined, input);
     if (keep) push({ ...base, ...keep, remoteId: bound.remoteId }, bound.expiresAt);
     else {
-      nextCheck.set(d.name, nextCheckFor(d, bound, lifetime, lastRenewedAt, { now, reconcileEverySeconds: input.reconcileEverySeconds, renews: input.caps.renew }));
+      nextCheck.set(d.name, nextCheckFor(d, bound, lifetime, lastRenewedAt, { now, reconcileEverySeconds: input.reconcileEverySeconds, renews: input.caps.renew }, first));
       if (changes.length === 0 && !acted.has(d.name)) {
         const pending = bound.status === 'PENDING';
         push({ ...base, action: 'none', record: 'observation', reason: pending ? Reason.Pending : Reason.InSync, remoteId: bound.remoteId, message: pending ? 'the provider is still setting it up; looking again shortly' : 'in sync' });
@@ -280,8 +281,8 @@ function keepAlive(
   d: DesiredSubscription,
   o: ObservedSubscription,
   lifetimeSeconds: number | null,
-  /** The last renewal hookwarden recorded, and the expiry it recorded with it. */
-  last: { at: Date | null; expiresAt: Date | null } | undefined,
+  /** The last renewal hookwarden recorded (or the create), the expiry it recorded with it, and whether the first renewal is still to come. */
+  last: { at: Date | null; expiresAt: Date | null; first?: boolean } | undefined,
   input: PlanInput,
 ): { action: 'renew' | 'reactivate'; reason: ReasonCode; message: string } | undefined {
   const { now } = input;
@@ -305,8 +306,8 @@ function keepAlive(
   // We never saw the lifetime the provider grants (adopted): renew now and learn it.
   if (lifetimeSeconds === null) return { action: 'renew', reason: Reason.LifetimeUnknown, message: 'granted lifetime unknown (adopted); renewing to learn it' };
   // Within renewBefore of expiry.
-  const due = renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name);
-  if (due <= now) return { action: 'renew', reason: Reason.RenewalDue, message: `expires at ${o.expiresAt.toISOString()}; renewal was due at ${due.toISOString()}` };
+  const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, last?.first ? { madeAt: last.at } : undefined);
+  if (due <= now) return { action: 'renew', reason: Reason.RenewalDue, message: `expires at ${o.expiresAt.toISOString()}; ${last?.first && due < renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name) ? `first renewal, spread over the cycle, was due at ${due.toISOString()}` : `renewal was due at ${due.toISOString()}`}` };
   return undefined;
 }
 

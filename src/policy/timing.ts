@@ -32,6 +32,42 @@ export function renewAt(expiresAt: Date, lifetimeSeconds: number, rb: RenewBefor
   return new Date((expiresSec - before - jitterSeconds(key, before)) * 1000);
 }
 
+/**
+ * The first renewal after hookwarden made a subscription comes at a point of its first
+ * renewal cycle set by its name: between a quarter of the way and the usual renewal time.
+ * Subscriptions made together (a first start, a mass recreation) then renew spread over the
+ * cycle instead of all in the same minute, and every later renewal keeps that phase (each
+ * lands renewBefore ahead of its expiry). The cost is one early renewal per subscription made.
+ */
+export function firstRenewalAt(madeAt: Date, expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string): Date {
+  const usual = renewAt(expiresAt, lifetimeSeconds, rb, key);
+  const cycle = usual.getTime() - madeAt.getTime();
+  if (cycle <= 0) return usual;
+  const at = madeAt.getTime() + cycle * (0.25 + 0.75 * phase(key));
+  return new Date(Math.min(usual.getTime(), Math.ceil(at / 1000) * 1000));
+}
+
+/**
+ * A stable fraction in [0, 1) from the name: FNV-1a (apart from the jitter's) with
+ * MurmurHash3's finaliser, without which names that differ in one digit bunch together.
+ */
+function phase(key: string): number {
+  let h = 2166136261;
+  const k = `phase:${key}`;
+  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 16777619) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
+}
+
+/** When a bound subscription is due for renewal: its first renewal spread (see firstRenewalAt), else renewBefore ahead of expiry. */
+export function dueAt(expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string, first?: { madeAt: Date | null }): Date {
+  return first?.madeAt ? firstRenewalAt(first.madeAt, expiresAt, lifetimeSeconds, rb, key) : renewAt(expiresAt, lifetimeSeconds, rb, key);
+}
+
 export interface BackoffOptions {
   baseSeconds: number;
   capSeconds: number;

@@ -35,6 +35,12 @@ export class Executor {
     private readonly actionsAtOnce = ACTIONS_AT_ONCE,
     /** The account's callback targets, by URL (their projected cutoffs date the gaps). */
     private readonly targets?: Map<string, RecordedTarget>,
+    /**
+     * How far an expiry read from the listing may differ from the recorded one and still be
+     * the same: a second, plus how long the listing took (an expiry computed from a later
+     * page's `expiresIn` drifts by that page's delay). Within it, an idle pass writes nothing.
+     */
+    private readonly expiryToleranceMs = 1000,
   ) {
     for (const r of recorded) this.#rows.set(r.name, r);
     this.#desired = new Map(desired.map((d) => [d.name, d]));
@@ -311,7 +317,7 @@ export class Executor {
       desiredHash: d.hash,
       expiresAt: o.expiresAt ?? null,
       lifetimeSeconds: lifetime,
-      ...(how.fresh ? { lastRenewedAt: now } : {}),
+      ...(how.fresh ? { lastRenewedAt: now, firstRenewalPending: a.action === 'create' || a.action === 'recreate' } : {}),
       lastObservedAt: now,
       lastError: null,
       lastErrorCode: null,
@@ -355,7 +361,7 @@ export class Executor {
         patch.state = stateOf(o);
       }
       // Expiry measured from a listing moves by the listing's latency: a second either way is no change.
-      if (o && !sameSecond(o.expiresAt ?? null, row.expiresAt)) patch.expiresAt = o.expiresAt ?? null;
+      if (o && !within(o.expiresAt ?? null, row.expiresAt, this.expiryToleranceMs)) patch.expiresAt = o.expiresAt ?? null;
       if (row.desiredHash !== d.hash) patch.desiredHash = d.hash;
       if (row.state === 'rejected' || row.state === 'failing') {
         patch.state = o ? stateOf(o) : row.state;
@@ -399,8 +405,8 @@ export class Executor {
   }
 }
 
-function sameSecond(a: Date | null, b: Date | null): boolean {
-  return a === null || b === null ? a === b : Math.abs(a.getTime() - b.getTime()) < 1000;
+function within(a: Date | null, b: Date | null, toleranceMs: number): boolean {
+  return a === null || b === null ? a === b : Math.abs(a.getTime() - b.getTime()) < toleranceMs;
 }
 
 function lifetimeFrom(o: ObservedSubscription, receivedAt: Date): number | undefined {

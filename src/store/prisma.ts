@@ -60,12 +60,11 @@ export class PrismaStore implements Store {
   }
 
   async updateSubscription(id: string, version: number, patch: SubscriptionPatch): Promise<RecordedSubscription | null> {
-    const res = await this.#prisma.subscription.updateMany({
+    // One statement (UPDATE ... RETURNING): the write is conditional on the version, and returns the row it wrote.
+    const [row] = await this.#prisma.subscription.updateManyAndReturn({
       where: { id, version },
       data: { ...patch, version: { increment: 1 }, updatedAt: new Date() },
     });
-    if (res.count === 0) return null;
-    const row = await this.#prisma.subscription.findUnique({ where: { id } });
     return row ? toRecorded(row) : null;
   }
 
@@ -347,8 +346,8 @@ export class PrismaStore implements Store {
     return this.listTargets();
   }
 
-  async listTargets(): Promise<RecordedTarget[]> {
-    return this.#prisma.callbackTarget.findMany({ orderBy: [{ provider: 'asc' }, { name: 'asc' }] });
+  async listTargets(provider?: string): Promise<RecordedTarget[]> {
+    return this.#prisma.callbackTarget.findMany({ ...(provider ? { where: { provider } } : {}), orderBy: [{ provider: 'asc' }, { name: 'asc' }] });
   }
 
   async findTarget(provider: string, url: string): Promise<RecordedTarget | undefined> {
@@ -356,9 +355,8 @@ export class PrismaStore implements Store {
   }
 
   async updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null> {
-    const res = await this.#prisma.callbackTarget.updateMany({ where: { id, version }, data: { ...patch, version: { increment: 1 }, updatedAt: new Date() } });
-    if (res.count === 0) return null;
-    return this.#prisma.callbackTarget.findUnique({ where: { id } });
+    const [row] = await this.#prisma.callbackTarget.updateManyAndReturn({ where: { id, version }, data: { ...patch, version: { increment: 1 }, updatedAt: new Date() } });
+    return row ?? null;
   }
 
   async listDeliveries(provider?: string): Promise<DeliveryRecord[]> {
@@ -432,6 +430,7 @@ function toRecorded(r: Row): RecordedSubscription {
     lastError: r.lastError,
     lastErrorCode: r.lastErrorCode,
     presumedDisabledAt: r.presumedDisabledAt,
+    firstRenewalPending: r.firstRenewalPending,
     version: r.version,
   };
 }

@@ -223,7 +223,8 @@ export interface Store extends LeaseStore, GapStore {
   openIntents(provider: string): Promise<Map<string, OpenIntent>>;
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */
   syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]>;
-  listTargets(): Promise<RecordedTarget[]>;
+  /** Callback targets, of one account when given. */
+  listTargets(provider?: string): Promise<RecordedTarget[]>;
   findTarget(provider: string, url: string): Promise<RecordedTarget | undefined>;
   /** Conditional on the row version, like updateSubscription. */
   updateTarget(id: string, version: number, patch: TargetPatch): Promise<RecordedTarget | null>;

@@ -235,6 +235,18 @@ describe('plan: listings the provider got wrong', () => {
     expect(r.orphans.map((x) => x.remoteId)).toEqual(['r2']);
   });
 
+  it('the first renewal after a create comes at its spread point, earlier than renewBefore; later ones at renewBefore', () => {
+    // Made 560 s ago; 340 s left: the usual renewal (297 s before expiry, plus up to 29 s of jitter) is 14 to 43 s away.
+    const o = observed('r1', { expiresAt: secondsFromNow(340) });
+    const made = secondsFromNow(-560);
+    const names = Array.from({ length: 40 }, (_, i) => `s${i}`);
+    const early = names.filter((n) => plan(input({ desired: [desired(n)], observed: [{ ...o, matchKey: `https://hooks.example.com/${n}`, fingerprint: `fp-${n}` }], recorded: [recorded(n, { remoteId: 'r1', expiresAt: o.expiresAt, lastRenewedAt: made, firstRenewalPending: true })] })).actions.some((a) => a.action === 'renew'));
+    const usual = names.filter((n) => plan(input({ desired: [desired(n)], observed: [{ ...o, matchKey: `https://hooks.example.com/${n}`, fingerprint: `fp-${n}` }], recorded: [recorded(n, { remoteId: 'r1', expiresAt: o.expiresAt, lastRenewedAt: made, firstRenewalPending: false })] })).actions.some((a) => a.action === 'renew'));
+    // 560 s into a first cycle of 574 to 603 s: most are past their spread point; none is at renewBefore yet.
+    expect(early.length).toBeGreaterThan(30);
+    expect(usual).toEqual([]);
+  });
+
   it('a subscription renewed moments ago whose expiry is still due (skewed clock) waits instead of renewing on every pass', () => {
     const o = observed('r1', { fingerprint: 'fp-a', expiresAt: secondsFromNow(-10) });
     const rec = recorded('a', { remoteId: 'r1', lastRenewedAt: secondsFromNow(-2), lifetimeSeconds: 900, expiresAt: secondsFromNow(-10) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, jitterSeconds, renewAt, renewBeforeSeconds } from '../../src/policy/timing.js';
+import { backoffSeconds, dueAt, firstRenewalAt, jitterSeconds, renewAt, renewBeforeSeconds } from '../../src/policy/timing.js';
 
 describe('renewBeforeSeconds', () => {
   it.each([
@@ -53,5 +53,48 @@ describe('backoffSeconds (full jitter)', () => {
     { name: 'already expired: plain backoff', failures: 2, rand: 1, toExpiry: -5, want: 2 },
   ])('$name', ({ failures, rand, toExpiry, want }) => {
     expect(backoffSeconds(failures, rand, toExpiry)).toBe(want);
+  });
+});
+
+describe('firstRenewalAt', () => {
+  const made = new Date('2026-01-01T12:00:00.000Z');
+  const expires = new Date('2026-01-01T12:15:00.000Z');
+  const names = Array.from({ length: 2000 }, (_, i) => `sub-${i}`);
+
+  it('lies between a quarter of the cycle and the usual renewal time, in whole seconds, stable per name', () => {
+    for (const n of names.slice(0, 200)) {
+      const at = firstRenewalAt(made, expires, 900, { percent: 33 }, n);
+      const usual = renewAt(expires, 900, { percent: 33 }, n);
+      const cycle = usual.getTime() - made.getTime();
+      expect(at.getTime()).toBeLessThanOrEqual(usual.getTime());
+      expect(at.getTime()).toBeGreaterThanOrEqual(made.getTime() + cycle / 4);
+      expect(at.getTime() % 1000).toBe(0);
+      expect(firstRenewalAt(made, expires, 900, { percent: 33 }, n)).toEqual(at);
+    }
+  });
+
+  it('spreads subscriptions made in the same second evenly over three quarters of the cycle', () => {
+    // Where each lands in its own spread window (a quarter of its cycle to the usual time), in tenths.
+    const buckets = new Array<number>(10).fill(0);
+    for (const n of names) {
+      const at = firstRenewalAt(made, expires, 900, { percent: 33 }, n).getTime();
+      const cycle = renewAt(expires, 900, { percent: 33 }, n).getTime() - made.getTime();
+      const f = (at - made.getTime() - cycle / 4) / ((cycle * 3) / 4);
+      buckets[Math.min(9, Math.max(0, Math.floor(f * 10)))]!++;
+    }
+    // Peak over mean at most 1.3 (a uniform spread is 1).
+    expect(Math.max(...buckets) / (names.length / 10)).toBeLessThan(1.3);
+    expect(Math.min(...buckets)).toBeGreaterThan(0);
+  });
+
+  it('is the usual time when the subscription was made after it (a clock gone backwards)', () => {
+    const late = new Date('2026-01-01T12:14:00.000Z');
+    expect(firstRenewalAt(late, expires, 900, { percent: 33 }, 'a')).toEqual(renewAt(expires, 900, { percent: 33 }, 'a'));
+  });
+
+  it('dueAt is the usual renewal time unless the first renewal is pending', () => {
+    expect(dueAt(expires, 900, { percent: 33 }, 'a')).toEqual(renewAt(expires, 900, { percent: 33 }, 'a'));
+    expect(dueAt(expires, 900, { percent: 33 }, 'a', { madeAt: made })).toEqual(firstRenewalAt(made, expires, 900, { percent: 33 }, 'a'));
+    expect(dueAt(expires, 900, { percent: 33 }, 'a', { madeAt: null })).toEqual(renewAt(expires, 900, { percent: 33 }, 'a'));
   });
 });

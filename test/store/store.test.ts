@@ -62,13 +62,13 @@ describe('Postgres store', () => {
   it("migrations are recorded in Prisma's table and applying them again changes nothing", async () => {
     expect(await migrate(db.url)).toEqual([]);
     const applied = await query<{ migration_name: string; applied_steps_count: number }>(db.url, 'SELECT migration_name, applied_steps_count FROM "_prisma_migrations"');
-    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps']);
+    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps', '20261204010000_first_renewal']);
   });
 
   it('two replicas migrating at once apply each migration once', async () => {
     const other = await freshDatabase(false);
     const results = await Promise.all([migrate(other.url), migrate(other.url), migrate(other.url)]);
-    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps']);
+    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps', '20261204010000_first_renewal']);
     await other.drop();
   });
 
