@@ -80,11 +80,21 @@ export class Reconciler {
   constructor(
     private readonly deps: ReconcilerDeps,
     private settings: ReconcileSettings,
-  ) {}
+  ) {
+    this.#byAccount = byAccount(settings.desired);
+  }
+
+  /** The declared subscriptions of each account, grouped once per config (a pass reads only its own). */
+  #byAccount: Map<string, DesiredSubscription[]>;
 
   /** A reloaded config: passes that start from now on work from these settings. */
   configure(settings: ReconcileSettings): void {
     this.settings = settings;
+    this.#byAccount = byAccount(settings.desired);
+  }
+
+  #desiredOf(account: string): DesiredSubscription[] {
+    return this.#byAccount.get(account) ?? [];
   }
 
   /** An account removed from the config: its lease is let go at once. */
@@ -217,15 +227,15 @@ export class Reconciler {
         logger.error({ provider: account, code, err: errorMessage(err) }, 'listing subscriptions failed; will retry');
         if (opts.dryRun) return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
         // Renewals that cannot wait for the next listing are made by the recorded id.
-        const urgent = await this.#stillDue(provider, recorded, renewalsWithoutListing(provider, this.settings.desired, recorded, clock.now()), opts.signal);
-        const reports = urgent.actions.length ? await new Executor(this.deps, provider, this.settings.desired.filter((d) => d.provider === account), [], recorded, urgent, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency).run() : [];
+        const reports = await this.#renewUrgent(provider, recorded, renewalsWithoutListing(provider, this.#desiredOf(account), recorded, clock.now()), opts.signal);
         const after = reports.length ? await store.listSubscriptions(account) : recorded;
         await this.#postponeAfterListFailure(account, after, err);
         return { provider: account, actions: reports, orphans: [], error: errorMessage(err) };
       }
       const now = clock.now();
-      const desired = this.settings.desired.filter((d) => d.provider === account);
-      const targets = new Map((this.deps.prober ? await this.deps.prober.targets() : []).filter((t) => t.provider === account).map((t) => [t.url, t]));
+      const listedForMs = now.getTime() - listedAt.getTime();
+      const desired = this.#desiredOf(account);
+      const targets = new Map((this.deps.prober ? await this.deps.prober.targets(account) : []).map((t) => [t.url, t]));
       const result = plan({
         provider: account,
         desired,
@@ -244,7 +254,7 @@ export class Reconciler {
       if (opts.dryRun) return { provider: account, actions: result.actions.map((a) => ({ ...a, outcome: 'planned' })), orphans: result.orphans };
 
       await this.#passiveSignals(desired, result.actions, now);
-      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency, targets).run();
+      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency, targets, 1000 + listedForMs).run();
       await this.#sweepGaps(account, desired, observed, targets);
       if (!reports.some((r) => r.outcome === 'failed')) metrics.lastPassSuccess.set({ provider: account }, clock.now().getTime() / 1000);
       return { provider: account, actions: reports, orphans: result.orphans };
@@ -267,30 +277,50 @@ export class Reconciler {
   /**
    * Renewals planned from what Postgres recorded may be stale: a replica that died after
    * renewing never recorded it. Each is asked for by id first and dropped if the provider
-   * already shows it renewed; if asking fails, it is renewed all the same (better twice than
-   * lapsed).
+   * already shows it renewed; if asking fails, it is renewed all the same when it cannot wait
+   * (see blindRenewalNeeded). Each subscription goes on its own: its read may take at most a
+   * third of the time its recorded expiry leaves, and a read that hangs holds up no other
+   * subscription's renewal.
    */
-  async #stillDue(provider: Provider, recorded: RecordedSubscription[], urgent: PlanResult, signal?: AbortSignal): Promise<PlanResult> {
+  async #renewUrgent(provider: Provider, recorded: RecordedSubscription[], urgent: PlanResult, signal?: AbortSignal): Promise<ActionReport[]> {
+    if (!urgent.actions.length) return [];
     const now = this.deps.clock.now();
     const rows = new Map(recorded.map((r) => [r.name, r]));
-    const keep: Action[] = [];
-    const wanted = new Map(this.settings.desired.filter((d) => d.provider === provider.account).map((d) => [d.name, d]));
+    const desired = this.#desiredOf(provider.account);
+    const wanted = new Map(desired.map((d) => [d.name, d]));
     const queue = new PQueue({ concurrency: this.settings.actionConcurrency ?? ACTIONS_AT_ONCE });
-    const verdicts = await Promise.all(
+    const one = async (a: Action): Promise<ActionReport[]> => {
+      const row = rows.get(a.name);
+      const recordedAt = row?.expiresAt;
+      const budget = Math.round(Math.min(2 ** 31 - 1, Math.max(500, recordedAt ? (recordedAt.getTime() - now.getTime()) / 3 : 500)));
+      const read = AbortSignal.any([AbortSignal.timeout(budget), ...(signal ? [signal] : [])]);
+      const seen = a.remoteId ? await provider.get(a.remoteId, read).catch(() => null) : null;
+      if (signal?.aborted) return [];
+      if (seen === undefined) return []; // gone: the next listing recreates it
+      if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), this.deps.clock.now())) return [];
+      const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
+      if (expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000) return [];
+      const only: PlanResult = { actions: [a], nextCheck: new Map(), orphans: [] };
+      return new Executor(this.deps, provider, desired, [], recorded, only, this.settings.reconcileEverySeconds, signal, 1).run();
+    };
+    let stopped: unknown;
+    const reports = await Promise.all(
       urgent.actions.map((a) =>
         queue.add(async () => {
-          const seen = a.remoteId ? await provider.get(a.remoteId, signal).catch(() => null) : null;
-          if (seen === undefined) return false; // gone: the next listing recreates it
-          const row = rows.get(a.name);
-          const recordedAt = row?.expiresAt;
-          if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), now)) return false;
-          const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
-          return !(expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000);
+          if (stopped !== undefined) return [];
+          try {
+            return await one(a);
+          } catch (err) {
+            // A lost lease (or a pass cut short) stops the others before their next write.
+            stopped ??= err;
+            queue.clear();
+            return [];
+          }
         }),
       ),
     );
-    keep.push(...urgent.actions.filter((_, i) => verdicts[i]));
-    return { ...urgent, actions: keep };
+    if (stopped !== undefined) throw stopped;
+    return reports.flat();
   }
 
   /**
@@ -357,6 +387,16 @@ export class Reconciler {
  * renewed blind only in the second half of its renewal window; before that, the account's
  * backoff (capped to land before expiry) brings another look first.
  */
+function byAccount(desired: DesiredSubscription[]): Map<string, DesiredSubscription[]> {
+  const m = new Map<string, DesiredSubscription[]>();
+  for (const d of desired) {
+    const list = m.get(d.provider);
+    if (list) list.push(d);
+    else m.set(d.provider, [d]);
+  }
+  return m;
+}
+
 function blindRenewalNeeded(expiresAt: Date, lifetimeSeconds: number, d: DesiredSubscription | undefined, now: Date): boolean {
   if (!d) return true;
   const window = expiresAt.getTime() - renewAt(expiresAt, lifetimeSeconds, d.renewBefore, d.name).getTime();

@@ -52,7 +52,8 @@ export class Prober {
     this.#synced = false;
   }
 
-  async targets(): Promise<RecordedTarget[]> {
+  /** The recorded callback targets (of one account, or all), synced with the config first. */
+  async targets(account?: string): Promise<RecordedTarget[]> {
     if (!this.#synced && !this.deps.readOnly) {
       await this.deps.store.syncTargets(
         this.specs.map((s) => ({ provider: s.provider, name: s.name, url: s.url, format: s.format })),
@@ -60,7 +61,7 @@ export class Prober {
       );
       this.#synced = true;
     }
-    return this.deps.store.listTargets();
+    return this.deps.store.listTargets(account);
   }
 
   /** Probes every due target, a bounded number at a time. Returns the accounts whose callback health changed. */

@@ -121,4 +121,27 @@ describe('a listing that fails when a renewal is due', () => {
     expect(second.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['a:renew:succeeded']);
     expect(stack.sandbox.server.count('renew') - renews).toBe(1);
   });
+
+  it('a read by id that hangs holds up no other subscription: each is read and renewed on its own', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }, { name: 'b' }] });
+    await stack.app.reconciler.pass('infinity');
+    stack.clock.advance(45); // both due: 15 s left of a 20 s window
+    const rows = new Map((await stack.app.store.listSubscriptions('infinity')).map((r) => [r.name, r]));
+    stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions$', status: 500, count: 10 });
+    // The provider sits on the read of a's subscription for 20 s.
+    stack.sandbox.addFault({ method: 'GET', path: rows.get('a')!.remoteId!, delayMs: 20_000 });
+    const renews = stack.sandbox.server.count('renew');
+    const started = performance.now();
+    const pass = stack.app.reconciler.pass('infinity');
+    let ended = false;
+    void pass.finally(() => (ended = true));
+    while (stack.sandbox.server.count('renew') === renews) await sleep(20);
+    // b is renewed while a's read still waits: before the pass gives that read up (after 5 s).
+    expect(ended).toBe(false);
+    expect(performance.now() - started).toBeLessThan(4000);
+    const r = await pass;
+    // a's read was given up (a third of the 15 s left): with half of its window still ahead it waits for the next look.
+    expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['b:renew:succeeded']);
+    expect(stack.sandbox.server.count('renew') - renews).toBe(1);
+  });
 });
