@@ -1,5 +1,5 @@
 import type { ActionKind, DesiredSubscription, ObservedSubscription, RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import { backoffSeconds, dueAt } from './timing.js';
+import { backoffSeconds, dueAt, renewBeforeSeconds } from './timing.js';
 
 /**
  * The one place that decides when to look at a subscription again, after anything happened
@@ -223,4 +223,30 @@ export function stateOf(o: Pick<ObservedSubscription, 'status'>): SubscriptionSt
 
 function after(now: Date, seconds: number): Date {
   return new Date(now.getTime() + seconds * 1000);
+}
+
+/** The longest a pass waits to try a failed renewal again itself (see retryWithinPass). */
+export const IN_PASS_RETRY_MAX_WAIT_SECONDS = 5;
+/** Tries of one renewal within one pass, the first included. */
+export const IN_PASS_TRIES = 3;
+
+/**
+ * A renewal that failed with little time left is tried again within the same pass, rather
+ * than at the account's next pass: a pass that waits on another subscription's slow call can
+ * end after the expiry. It is when the error is worth retrying, the subscription is in the
+ * second half of its renewal window (or past it), and its next try, as the failure policy
+ * set it, is due within IN_PASS_RETRY_MAX_WAIT_SECONDS. Returns how long to wait (ms).
+ */
+export function retryWithinPass(
+  row: Pick<RecordedSubscription, 'expiresAt' | 'nextCheckAt' | 'lifetimeSeconds'>,
+  retry: 'retryable' | 'terminal' | 'auth',
+  d: Pick<DesiredSubscription, 'renewBefore'>,
+  now: Date,
+): number | undefined {
+  if (retry !== 'retryable' || !row.expiresAt || row.lifetimeSeconds === null) return undefined;
+  const left = row.expiresAt.getTime() - now.getTime();
+  if (left > (renewBeforeSeconds(d.renewBefore, row.lifetimeSeconds) * 1000) / 2) return undefined;
+  const wait = row.nextCheckAt.getTime() - now.getTime();
+  if (wait > IN_PASS_RETRY_MAX_WAIT_SECONDS * 1000) return undefined;
+  return Math.max(0, wait);
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
-import { afterAction, idle, normalise, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
+import { afterAction, idle, IN_PASS_TRIES, normalise, retryWithinPass, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
 import { actionGaps, declaredEvents, type ActionGaps } from '../policy/gaps.js';
 import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
@@ -22,6 +23,8 @@ export class Executor {
   readonly #desired: Map<string, DesiredSubscription>;
   readonly #observed: Map<string, ObservedSubscription>;
   readonly #failedNames = new Set<string>();
+  /** The retry class of each subscription's last failed call in this pass. */
+  readonly #lastRetry = new Map<string, 'retryable' | 'terminal' | 'auth'>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -64,6 +67,15 @@ export class Executor {
         const a = this.result.actions[i]!;
         try {
           slots[i] = await this.#one(a);
+          // A renewal that failed close to expiry is tried again here, not at the next pass.
+          for (let tries = 1; tries < IN_PASS_TRIES && slots[i]!.outcome === 'failed'; tries++) {
+            const wait = this.#retryWait(a);
+            if (wait === undefined || stopped !== undefined) break;
+            await sleep(wait, undefined, this.signal ? { signal: this.signal } : {}).catch(() => undefined);
+            if (this.signal?.aborted || stopped !== undefined) return;
+            this.#failedNames.delete(a.name);
+            slots[i] = await this.#one(a);
+          }
         } catch (err) {
           stopped ??= err;
           queue.clear();
@@ -74,6 +86,16 @@ export class Executor {
     await Promise.all([...bySubscription.values()].map((indexes) => queue.add(() => one(indexes))));
     if (stopped !== undefined) throw stopped;
     return slots.filter((r): r is ActionReport => r !== undefined);
+  }
+
+  /** How long to wait before trying a failed renewal again within this pass (policy/next.ts retryWithinPass), if at all. */
+  #retryWait(a: Action): number | undefined {
+    if (a.action !== 'renew' && a.action !== 'reactivate') return undefined;
+    const row = this.#rows.get(a.name);
+    const d = this.#desired.get(a.name);
+    const retry = this.#lastRetry.get(a.name);
+    if (!row || !d || !retry) return undefined;
+    return retryWithinPass(row, retry, d, this.deps.clock.now());
   }
 
   /**
@@ -183,6 +205,7 @@ export class Executor {
       const code = err instanceof ProviderError ? err.code : 'ERROR';
       const message = errorMessage(err);
       this.#failedNames.add(a.name);
+      this.#lastRetry.set(a.name, err instanceof ProviderError ? err.retry : 'retryable');
       metrics.recordAction(account, a, 'failed', how.recreated);
       metrics.providerErrors.inc({ provider: account, code });
       await journal('failed', { error: message, errorCode: code });

@@ -144,4 +144,21 @@ describe('a listing that fails when a renewal is due', () => {
     expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['b:renew:succeeded']);
     expect(stack.sandbox.server.count('renew') - renews).toBe(1);
   });
+
+  it('a renewal that fails in the second half of its window is tried again within the same pass', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
+    await stack.app.reconciler.pass('infinity');
+    stack.clock.advance(52); // 8 s left of a 20 s window
+    stack.sandbox.addFault({ method: 'POST', path: ':renew', status: 500, count: 1 });
+    const renews = stack.sandbox.server.count('renew');
+    const r = await stack.app.reconciler.pass('infinity');
+    expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['a:renew:succeeded']);
+    // The faulted try never reached the provider's handler; the second renewed it.
+    expect(stack.sandbox.server.count('renew') - renews).toBe(1);
+    const [row] = await stack.app.store.listSubscriptions('infinity');
+    expect(row!.expiresAt!.getTime()).toBeGreaterThan(stack.clock.now().getTime() + 50_000);
+    // Both tries are in the journal: the failed one and the one that succeeded.
+    const tries = (await stack.app.store.history({ name: 'a' })).filter((h) => h.action === 'renew' && h.phase !== 'intent').map((h) => h.phase);
+    expect(tries.sort()).toEqual(['failed', 'succeeded']);
+  });
 });
