@@ -18,15 +18,16 @@
  * and the policy durations are scaled down so that a run spans several lifetimes:
  *
  *   1. first pass: the daemon starts and creates every subscription;
- *   2. idle pass: a config reload (defaults.concurrency at its maximum, 64) makes every
- *      account due at once, twice (right after the first pass some rows still settle; the
- *      second pass is the idle one), then once more at the default concurrency (8);
+ *   2. a pass right after the first one (a reload makes every account due at once);
  *   3. a /metrics scrape;
  *   4. steady state, during which one AXP Digital account's callback breaks (detection: until
  *      /metrics shows it) and, once AXP has disabled its subscriptions, mends (repair: until
  *      every one of them delivers again);
- *   5. all-due pass: a reload with renewBefore 99% makes every expiring subscription due at
- *      once; the next reload puts 33% back;
+ *   5. idle pass: once every subscription has had its first renewal, a reload with
+ *      renewBefore 1% (nothing due) and defaults.concurrency 64 makes every account due at
+ *      once, twice (the second is measured), then once more at the default concurrency (8);
+ *      then the all-due pass: a reload with renewBefore 99% makes every expiring
+ *      subscription due at once; the next reload puts 33% back;
  *   6. the daemon stops and the naive cron script (bench/naive.ts) takes the same
  *      subscriptions over for a while;
  *   7. the sandboxes' audits give lapses and duplicates.
@@ -246,13 +247,8 @@ async function main(): Promise<number> {
       log(`${label}: ${done.length} accounts passed, ${done.reduce((n, p) => n + p.actions, 0)} actions; reload applied ${((at - before.at) / 1000).toFixed(2)} s after the signal, passes from +${((Math.min(...done.map((p) => p.start)) - at) / 1000).toFixed(2)} s to +${((Math.max(...done.map((p) => p.end)) - at) / 1000).toFixed(2)} s`);
       return { reloadAt: at, revertedAt, before, after, passes: done };
     };
-    // Right after the first pass some rows still record what the provider settled on; the
-    // second pass with every account at once is the idle one. Then the default concurrency.
+    // Right after the first pass some rows still record what the provider settled on.
     raw.idleFirst = await sweep('pass after the first pass, every account at once', { concurrency: 64 }, false);
-    await daemon.profile('start');
-    raw.idle = await sweep('idle pass, every account at once', { concurrency: 64 }, false);
-    await daemon.profile({ stop: 'idle-pass' });
-    raw.idlePaced = await sweep('idle pass at the default concurrency', {}, false);
 
     // 3. One /metrics scrape (then a second one, warm).
     const scrapes: Raw['scrapes'] = [];
@@ -281,6 +277,15 @@ async function main(): Promise<number> {
     while (Date.now() < steadyTo) await sleep(500);
     raw.steady = { from: steadyFrom, to: Date.now(), before: steadyBefore, after: await daemon.snapshot() };
     await daemon.profile({ stop: 'steady' });
+
+    // Idle passes, once every subscription has had its first renewal (spread over the first
+    // cycle): renewBefore 1% holds renewals off for most of a lifetime, so nothing is due and
+    // each pass only lists and compares; the first of them settles, the second is measured.
+    await sweep('pass with renewals held off, every account at once', { concurrency: 64, renewBefore: '1%' }, false);
+    await daemon.profile('start');
+    raw.idle = await sweep('idle pass, every account at once', { concurrency: 64, renewBefore: '1%' }, false);
+    await daemon.profile({ stop: 'idle-pass' });
+    raw.idlePaced = await sweep('idle pass at the default concurrency', { renewBefore: '1%' }, false);
 
     // 5. All-due pass.
     log('all-due pass: renewBefore 99%');

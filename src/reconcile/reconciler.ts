@@ -7,9 +7,9 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { SUBSCRIPTION_CAUSES } from '../policy/gaps.js';
 import { healthOf } from '../policy/health.js';
-import { normalise } from '../policy/next.js';
+import { minRenewGapSeconds, normalise } from '../policy/next.js';
 import { plan, type PlanResult } from '../policy/plan.js';
-import { renewAt } from '../policy/timing.js';
+import { dueAt, renewAt } from '../policy/timing.js';
 import type { Provider } from '../providers/types.js';
 import type { Store } from '../store/types.js';
 import type { Prober } from '../watchdog/prober.js';
@@ -64,12 +64,16 @@ export interface PassReport {
   skipped?: boolean;
   /** The pass stopped because its lease was lost or could not be confirmed. */
   fenced?: boolean;
+  /** The pass only renewed, by recorded ids, without listing the account (see #renewalsOnly). */
+  renewalsOnly?: boolean;
 }
 
 export interface PassOptions {
   dryRun?: boolean;
   allowMassDelete?: boolean;
   signal?: AbortSignal;
+  /** List the account whatever is due (a reloaded config, a callback whose health changed). */
+  full?: boolean;
 }
 
 /**
@@ -108,6 +112,33 @@ export class Reconciler {
     return [...this.deps.providers.keys()];
   }
 
+  /** When this replica last listed each account, under which lease (see #renewalsOnly). */
+  readonly #listed = new Map<string, { at: number; lease: AccountLease }>();
+
+  /**
+   * A pass that only renews: when every due row of the account is a renewal that is due, and
+   * this replica listed the account less than `reconcileEvery` ago and has held its lease
+   * since, the recorded expiries are as current as that listing (no other replica could have
+   * renewed in between), so the renewals are made by the recorded ids without listing the
+   * account again. With renewals spread over the cycle an account has many renewal moments;
+   * a listing each time would cost its pages every time. Anything else due (a create, an
+   * expired or failing subscription, a forced pass) makes a full pass, and so does the
+   * periodic one.
+   */
+  #renewalsOnly(provider: Provider, recorded: RecordedSubscription[], lease: AccountLease): PlanResult | undefined {
+    const listed = this.#listed.get(provider.account);
+    const now = this.deps.clock.now();
+    if (!listed || listed.lease !== lease || this.#held.get(provider.account) !== lease) return undefined;
+    if (now.getTime() - listed.at >= this.settings.reconcileEverySeconds * 1000) return undefined;
+    const due = recorded.filter((r) => r.state !== 'deleted' && r.nextCheckAt <= now);
+    // An expired one may be INACTIVE or gone: the provider has to be looked at.
+    if (!due.length || due.some((r) => !r.expiresAt || r.expiresAt <= now || r.state !== 'active')) return undefined;
+    const renewals = renewalsWithoutListing(provider, this.#desiredOf(provider.account), recorded, now);
+    const names = new Set(renewals.actions.map((a) => a.name));
+    if (!due.every((r) => names.has(r.name))) return undefined;
+    return { ...renewals, actions: renewals.actions.map((a) => ({ ...a, message: a.message.replace('and the listing failed; renewing by the recorded id', `listed ${Math.round((now.getTime() - listed.at) / 1000)} s ago; renewing by the recorded id`) })) };
+  }
+
   /** Consecutive failed listings per account: the account's own backoff. */
   readonly #listFailures = new Map<string, number>();
 
@@ -128,7 +159,7 @@ export class Reconciler {
     const lease = await this.#lease(account);
     if (!lease) return { provider: account, actions: [], orphans: [], skipped: true, error: 'another hookwarden replica holds this account' };
     try {
-      return await this.#pass(fenced(provider, lease), opts);
+      return await this.#pass(fenced(provider, lease), opts, lease);
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
       if (this.#held.get(account) === lease) this.#held.delete(account);
@@ -206,7 +237,7 @@ export class Reconciler {
     await Promise.allSettled(held.map((l) => l.release()));
   }
 
-  async #pass(provider: Provider, opts: PassOptions): Promise<PassReport> {
+  async #pass(provider: Provider, opts: PassOptions, lease?: AccountLease): Promise<PassReport> {
     const { store, clock, logger, metrics } = this.deps;
     const account = provider.account;
     const stop = metrics.passDuration.startTimer({ provider: account });
@@ -214,13 +245,20 @@ export class Reconciler {
       // gather: one listing of the account (all pages), and what Postgres remembers.
       let observed: ObservedSubscription[];
       const recorded = await store.listSubscriptions(account);
+      const renewalsOnly = lease && !opts.dryRun && !opts.full ? this.#renewalsOnly(provider, recorded, lease) : undefined;
+      if (renewalsOnly) {
+        const reports = await new Executor(this.deps, provider, this.#desiredOf(account), [], recorded, renewalsOnly, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency).run();
+        return { provider: account, actions: reports, orphans: [], renewalsOnly: true };
+      }
       const openIntents = opts.dryRun ? new Map() : await store.openIntents(account);
       // Expiry is measured from when the listing started: a slow listing errs early, never late.
       const listedAt = clock.now();
       try {
         observed = (await provider.list(opts.signal)).map((o) => normalise(o, listedAt));
         this.#listFailures.delete(account);
+        if (lease) this.#listed.set(account, { at: listedAt.getTime(), lease });
       } catch (err) {
+        this.#listed.delete(account);
         if (opts.signal?.aborted && !(err instanceof ProviderError)) throw err;
         const code = err instanceof ProviderError ? err.code : 'ERROR';
         metrics.providerErrors.inc({ provider: account, code });
@@ -411,7 +449,9 @@ function renewalsWithoutListing(provider: Provider, desired: DesiredSubscription
     const d = wanted.get(r.name);
     if (!d || !r.remoteId || !r.expiresAt || r.lifetimeSeconds === null || r.state === 'deleted' || r.state === 'rejected' || r.state === 'disabled') continue;
     if (r.failureCount > 0 && r.nextCheckAt > now) continue;
-    if (renewAt(r.expiresAt, r.lifetimeSeconds, d.renewBefore, d.name) > now) continue;
+    if (dueAt(r.expiresAt, r.lifetimeSeconds, d.renewBefore, d.name, r.firstRenewalPending ? { madeAt: r.lastRenewedAt } : undefined) > now) continue;
+    // Renewed moments ago (an expiry skewed into the past): not again before the least gap.
+    if (r.lastRenewedAt && now.getTime() < r.lastRenewedAt.getTime() + minRenewGapSeconds(r.lifetimeSeconds) * 1000) continue;
     actions.push({ provider: r.provider, name: r.name, action: 'renew', reason: Reason.RenewalDue, remoteId: r.remoteId, message: `expires at ${r.expiresAt.toISOString()} and the listing failed; renewing by the recorded id` });
   }
   actions.sort((a, b) => (recorded.find((r) => r.name === a.name)!.expiresAt!.getTime() - recorded.find((r) => r.name === b.name)!.expiresAt!.getTime()));

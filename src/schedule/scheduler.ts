@@ -282,16 +282,16 @@ export class Scheduler {
 
   async #runPass(a: string): Promise<PassReport | undefined> {
     const started = this.opts.clock.now().getTime();
-    this.#forced.delete(a);
+    const full = this.#forced.delete(a);
     const deadline = AbortSignal.timeout((this.opts.passTimeoutSeconds ?? 300) * 1000);
     const signal = AbortSignal.any([this.#abort.signal, deadline]);
     try {
-      const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal });
+      const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal, full });
       // A lease that could not be confirmed may mean the database is gone.
       if (r.fenced) await this.opts.store.ping().catch((err) => this.#storeDown(err));
       // An account another replica holds counts as looked at: a standby is ready too, and
       // tries again at the next periodic pass, or as soon as the account has due rows.
-      this.#finished(a, started, !r.skipped);
+      this.#finished(a, started, !r.skipped, !r.renewalsOnly);
       return r;
     } catch (err) {
       this.#finished(a, started);
@@ -301,8 +301,9 @@ export class Scheduler {
     }
   }
 
-  #finished(a: string, started: number, ran = true): void {
-    this.#lastPass.set(a, started);
+  /** A pass ended; only one that listed the account counts toward the periodic pass. */
+  #finished(a: string, started: number, ran = true, listed = true): void {
+    if (listed || !this.#lastPass.has(a)) this.#lastPass.set(a, started);
     if (ran) this.opts.metrics?.lastPassCompleted.set({ provider: a }, this.opts.clock.now().getTime() / 1000);
     if (!this.ready && this.opts.reconciler.accounts.every((x) => this.#lastPass.has(x))) this.ready = true;
   }

@@ -93,7 +93,7 @@ describe('a listing that fails when a renewal is due', () => {
     // The listing fails; a GET by id answers, and shows the recorded expiry is current.
     stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions$', status: 500, retryAfterSeconds: 86400, count: 10 });
     const renews = stack.sandbox.server.count('renew');
-    const r = await stack.app.reconciler.pass('infinity');
+    const r = await stack.app.reconciler.pass('infinity', { full: true });
     expect(r.error).toMatch(/HTTP 500/);
     expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`).sort()).toEqual(['a:renew:succeeded', 'b:renew:succeeded']);
     expect(stack.sandbox.server.count('renew') - renews).toBe(2);
@@ -110,14 +110,14 @@ describe('a listing that fails when a renewal is due', () => {
     stack.clock.advance(45); // due: 15 s left of a 20 s window
     stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions', status: 500, count: 100 });
     const renews = stack.sandbox.server.count('renew');
-    const first = await stack.app.reconciler.pass('infinity');
+    const first = await stack.app.reconciler.pass('infinity', { full: true });
     expect(first.error).toMatch(/HTTP 500/);
     expect(first.actions).toEqual([]);
     const [row] = await stack.app.store.listSubscriptions('infinity');
     // Postponed, but to a look well before expiry.
     expect(row!.nextCheckAt.getTime()).toBeLessThanOrEqual(row!.expiresAt!.getTime() - 5_000);
     stack.clock.advance(7); // 8 s left: the second half of the window
-    const second = await stack.app.reconciler.pass('infinity');
+    const second = await stack.app.reconciler.pass('infinity', { full: true });
     expect(second.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['a:renew:succeeded']);
     expect(stack.sandbox.server.count('renew') - renews).toBe(1);
   });
@@ -132,7 +132,7 @@ describe('a listing that fails when a renewal is due', () => {
     stack.sandbox.addFault({ method: 'GET', path: rows.get('a')!.remoteId!, delayMs: 20_000 });
     const renews = stack.sandbox.server.count('renew');
     const started = performance.now();
-    const pass = stack.app.reconciler.pass('infinity');
+    const pass = stack.app.reconciler.pass('infinity', { full: true });
     let ended = false;
     void pass.finally(() => (ended = true));
     while (stack.sandbox.server.count('renew') === renews) await sleep(20);
@@ -160,5 +160,40 @@ describe('a listing that fails when a renewal is due', () => {
     // Both tries are in the journal: the failed one and the one that succeeded.
     const tries = (await stack.app.store.history({ name: 'a' })).filter((h) => h.action === 'renew' && h.phase !== 'intent').map((h) => h.phase);
     expect(tries.sort()).toEqual(['failed', 'succeeded']);
+  });
+});
+
+describe('renewals between listings', () => {
+  it('a renewal due soon after a listing is made by the recorded id without listing again; the periodic pass lists', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }, { name: 'b' }] });
+    await stack.app.reconciler.pass('infinity');
+    const lists = stack.sandbox.server.count('list');
+    stack.clock.advance(45); // both due, 45 s after the listing (reconcileEvery 60 s)
+    const r = await stack.app.reconciler.pass('infinity');
+    expect(r.renewalsOnly).toBe(true);
+    expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`).sort()).toEqual(['a:renew:succeeded', 'b:renew:succeeded']);
+    expect(stack.sandbox.server.count('list')).toBe(lists);
+    // The next renewals come 86 s after the listing, past reconcileEvery: listed again first.
+    stack.clock.advance(41);
+    const later = await stack.app.reconciler.pass('infinity');
+    expect(later.renewalsOnly).toBeUndefined();
+    expect(later.actions.filter((x) => x.action === 'renew')).toHaveLength(2);
+    expect(stack.sandbox.server.count('list')).toBe(lists + 1);
+    // A forced pass (a reload, a callback's health changed) lists whatever is due.
+    await stack.app.reconciler.pass('infinity', { full: true });
+    expect(stack.sandbox.server.count('list')).toBe(lists + 2);
+  });
+
+  it('a replica that has not held the account since its last listing lists first', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
+    await stack.app.reconciler.pass('infinity');
+    const restarted = await stack.restart();
+    const lists = stack.sandbox.server.count('list');
+    await restarted.reconciler.pass('infinity');
+    stack.clock.advance(45);
+    // The restarted replica listed once (its first pass); the renewal then goes by id.
+    const r = await restarted.reconciler.pass('infinity');
+    expect(stack.sandbox.server.count('list')).toBe(lists + 1);
+    expect(r.renewalsOnly).toBe(true);
   });
 });
