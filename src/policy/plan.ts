@@ -303,8 +303,15 @@ function keepAlive(
   if (unchanged && last?.at && now.getTime() < last.at.getTime() + minRenewGapSeconds(lifetimeSeconds) * 1000) return undefined;
   // Past expiry yet still listed ACTIVE: renew at once.
   if (o.expiresAt <= now) return { action: 'renew', reason: Reason.Expired, message: `expired at ${o.expiresAt.toISOString()}; renewing` };
-  // We never saw the lifetime the provider grants (adopted): renew now and learn it.
-  if (lifetimeSeconds === null) return { action: 'renew', reason: Reason.LifetimeUnknown, message: 'granted lifetime unknown (adopted); renewing to learn it' };
+  // We never saw the lifetime the provider grants. Adopted in this pass: the time it has left
+  // stands in for it (a lower bound, so the renewal comes early, never late) until the first
+  // renewal's answer tells; renewing at once would only be done again by a replica that finds
+  // the adoption recorded and the renewal not (a crash in between). Bound before without one:
+  // renew now and learn it.
+  if (lifetimeSeconds === null) {
+    if (last) return { action: 'renew', reason: Reason.LifetimeUnknown, message: 'granted lifetime unknown; renewing to learn it' };
+    lifetimeSeconds = Math.max(1, Math.floor((o.expiresAt.getTime() - now.getTime()) / 1000));
+  }
   // Within renewBefore of expiry.
   const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, last?.first ? { madeAt: last.at } : undefined);
   if (due <= now) return { action: 'renew', reason: Reason.RenewalDue, message: `expires at ${o.expiresAt.toISOString()}; ${last?.first && due < renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name) ? `first renewal, spread over the cycle, was due at ${due.toISOString()}` : `renewal was due at ${due.toISOString()}`}` };

@@ -265,7 +265,9 @@ export class Executor {
       }
       case 'adopt': {
         const o = this.#observed.get(a.remoteId)!;
-        return { ...this.#bound(a, d!, row, o, at(), { owned: true, fresh: false, lifetime: null }), presumedDisabledAt: null };
+        // The lifetime it was granted is unknown: the time it has left stands in for it (see plan's keepAlive).
+        const now = at();
+        return { ...this.#bound(a, d!, row, o, now, { owned: true, fresh: false, lifetime: lifetimeFrom(normalise(o, now), now) ?? null }), presumedDisabledAt: null };
       }
       case 'update': {
         const started = at();

@@ -51,8 +51,8 @@ describe('reconcile against the Infinity sandbox, over HTTP, on Postgres', () =>
     stack = await startStack({ subs: [{ name: 'agents' }] });
     const id = seed(stack, { endpoint: 'https://hooks.example.com/agents' });
     const r = await stack.app.reconciler.pass('infinity');
-    // Adopted, then renewed at once: the lifetime it was granted is unknown until we renew.
-    expect(summary(r)).toEqual(['agents:adopt:found-existing:succeeded', 'agents:renew:lifetime-unknown:succeeded']);
+    // Adopted, not renewed: the time it has left (all of its 20 s) stands in for its lifetime.
+    expect(summary(r)).toEqual(['agents:adopt:found-existing:succeeded']);
     expect([...tenant(stack).keys()]).toEqual([id]);
     const [row] = await stack.app.store.listSubscriptions();
     expect(row).toMatchObject({ remoteId: id, owned: true, state: 'active', lifetimeSeconds: 20 });
@@ -84,7 +84,7 @@ describe('reconcile against the Infinity sandbox, over HTTP, on Postgres', () =>
 
     const restarted = await stack.restart();
     const r = await restarted.reconciler.pass('infinity');
-    expect(r.actions.map((a) => a.action)).toEqual(['adopt', 'renew']);
+    expect(r.actions.map((a) => a.action)).toEqual(['adopt']);
     expect(tenant(stack).size).toBe(1);
     const [row] = await restarted.store.listSubscriptions();
     expect(row!.remoteId).toBe([...tenant(stack).keys()][0]);

@@ -13,14 +13,24 @@ describe('plan: one declared subscription', () => {
       want: ['a:create:missing'],
     },
     {
-      name: 'an unclaimed exact match: adopt it (and renew to learn its lifetime)',
+      name: 'an unclaimed exact match: adopt it (the time it has left stands in for its lifetime)',
       in: input({ desired: [desired('a')], observed: [observed('r1', { fingerprint: 'fp-a' })] }),
-      want: ['a:adopt:found-existing', 'a:renew:lifetime-unknown'],
+      want: ['a:adopt:found-existing'],
+    },
+    {
+      name: 'an unclaimed exact match already past its expiry but listed ACTIVE: adopt it and renew it',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { fingerprint: 'fp-a', expiresAt: secondsFromNow(-1), expiresIn: 0 })] }),
+      want: ['a:adopt:found-existing', 'a:renew:expired'],
+    },
+    {
+      name: 'bound before without a known lifetime: renew to learn it',
+      in: input({ desired: [desired('a')], observed: [observed('r1', { fingerprint: 'fp-a' })], recorded: [recorded('a', { remoteId: 'r1', lifetimeSeconds: null })] }),
+      want: ['a:renew:lifetime-unknown'],
     },
     {
       name: 'a drifted subscription on the same callback URL: adopt, then update',
       in: input({ desired: [desired('a')], observed: [observed('r1', { matchKey: 'https://hooks.example.com/a', spec: { events: ['X'], family: ['AGENT'] } })] }),
-      want: ['a:adopt:found-existing', 'a:update:drift', 'a:renew:lifetime-unknown'],
+      want: ['a:adopt:found-existing', 'a:update:drift'],
     },
     {
       name: 'a match already bound to another name is not adopted',
@@ -106,7 +116,7 @@ describe('plan: the account as a whole', () => {
         ],
       }),
     );
-    expect(r.actions.map((a) => `${a.action}:${a.remoteId}`)).toEqual(['adopt:best', 'renew:best', 'delete:short', 'delete:old']);
+    expect(r.actions.map((a) => `${a.action}:${a.remoteId}`)).toEqual(['adopt:best', 'delete:short', 'delete:old']);
   });
 
   it('reports orphans and deletes them only when told to', () => {
@@ -231,7 +241,7 @@ describe('plan: listings the provider got wrong', () => {
   it('an id repeated across pages is one subscription: adopted once, never deleted as its own duplicate', () => {
     const o = observed('r1', { fingerprint: 'fp-a' });
     const r = plan(input({ desired: [desired('a')], observed: [o, { ...o }, observed('r2', { fingerprint: 'fp-b' }), { ...o }] }));
-    expect(brief(r)).toEqual(['a:adopt:found-existing', 'a:renew:lifetime-unknown']);
+    expect(brief(r)).toEqual(['a:adopt:found-existing']);
     expect(r.orphans.map((x) => x.remoteId)).toEqual(['r2']);
   });
 
