@@ -1,3 +1,4 @@
+import { deadline } from '../lib/deadline.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../lib/clock.js';
@@ -247,7 +248,7 @@ export function hookRequest(target: GapHookTarget, row: GapRow): { body: string;
 async function send(dispatcher: Dispatcher, target: GapHookTarget, row: GapRow, timeoutMs: number, signal?: AbortSignal): Promise<SendResult> {
   const secrets = [target.authToken, target.signingSecret].filter((s): s is string => typeof s === 'string' && s.length > 0);
   const clean = (text: string) => withoutSecrets(text, secrets);
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const timeout = deadline(timeoutMs, signal);
   try {
     const { body, headers } = hookRequest(target, row);
     const res = await request(target.url, {
@@ -255,16 +256,18 @@ async function send(dispatcher: Dispatcher, target: GapHookTarget, row: GapRow, 
       method: 'POST',
       headers,
       body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: timeout.signal,
     });
     const answer = await readSome(res.body);
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode };
     const text = answer.replace(/\s+/g, ' ').trim();
     return { ok: false, status: res.statusCode, error: clean(`HTTP ${res.statusCode}${text ? `: ${text.slice(0, MAX_ANSWER_TEXT)}` : ''}`) };
   } catch (err) {
-    if (timeout.aborted) return { ok: false, error: `no answer within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}` };
+    if (timeout.timedOut) return { ok: false, error: `no answer within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}` };
     if (signal?.aborted) return { ok: false, error: 'cut short: hookwarden is stopping', aborted: true };
     return { ok: false, error: clean(networkError(err)) };
+  } finally {
+    timeout.dispose();
   }
 }
 

@@ -1,3 +1,4 @@
+import { deadline, type Deadline } from './deadline.js';
 import { createRequire } from 'node:module';
 import { scrub } from './scrub.js';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
@@ -166,6 +167,15 @@ export const MAX_MESSAGE_TEXT = 300;
 
 /** One HTTP call; network failures, timeouts and unusable bodies become ProviderErrors, any status is returned. */
 export async function requestJson(dispatcher: Dispatcher, req: JsonRequest): Promise<JsonResponse> {
+  const timeout = deadline(req.timeoutMs, req.signal);
+  try {
+    return await requestJsonWithin(dispatcher, req, timeout);
+  } finally {
+    timeout.dispose();
+  }
+}
+
+async function requestJsonWithin(dispatcher: Dispatcher, req: JsonRequest, timeout: Deadline): Promise<JsonResponse> {
   const headers: Record<string, string> = { accept: 'application/json, application/problem+json', ...req.headers };
   let body: string | undefined;
   if (req.json !== undefined) {
@@ -176,10 +186,9 @@ export async function requestJson(dispatcher: Dispatcher, req: JsonRequest): Pro
     body = new URLSearchParams(req.form).toString();
   }
   const maxBytes = req.maxBodyBytes ?? MAX_BODY_BYTES;
-  const timeout = AbortSignal.timeout(req.timeoutMs);
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  const signal = timeout.signal;
   const failed = (err: unknown, what: string): ProviderError => {
-    if (timeout.aborted && !req.signal?.aborted) {
+    if (timeout.timedOut && !req.signal?.aborted) {
       return new ProviderError('PROVIDER_TIMEOUT', `${req.operation}: no answer within ${req.timeoutMs} ms`, 'retryable', { operation: req.operation }, { cause: err });
     }
     const code = (err as { code?: string } | undefined)?.code ?? 'network error';
@@ -205,7 +214,7 @@ export async function requestJson(dispatcher: Dispatcher, req: JsonRequest): Pro
       reportWhole('aborted');
       throw err;
     }
-    reportWhole(timeout.aborted ? 'timeout' : failureClass(err));
+    reportWhole(timeout.timedOut ? 'timeout' : failureClass(err));
     throw failed(err, '');
   }
   reportWhole(statusClass(res.statusCode), res.statusCode);

@@ -1,3 +1,4 @@
+import { deadline } from '../lib/deadline.js';
 import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type Orphan, type RecordedSubscription, type RecordedTarget } from '../domain/types.js';
@@ -331,8 +332,8 @@ export class Reconciler {
       const row = rows.get(a.name);
       const recordedAt = row?.expiresAt;
       const budget = Math.round(Math.min(2 ** 31 - 1, Math.max(500, recordedAt ? (recordedAt.getTime() - now.getTime()) / 3 : 500)));
-      const read = AbortSignal.any([AbortSignal.timeout(budget), ...(signal ? [signal] : [])]);
-      const seen = a.remoteId ? await provider.get(a.remoteId, read).catch(() => null) : null;
+      const read = deadline(budget, signal);
+      const seen = a.remoteId ? await provider.get(a.remoteId, read.signal).catch(() => null).finally(() => read.dispose()) : null;
       if (signal?.aborted) return [];
       if (seen === undefined) return []; // gone: the next listing recreates it
       if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), this.deps.clock.now())) return [];

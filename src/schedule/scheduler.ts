@@ -1,3 +1,4 @@
+import { deadline } from '../lib/deadline.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
@@ -283,8 +284,8 @@ export class Scheduler {
   async #runPass(a: string): Promise<PassReport | undefined> {
     const started = this.opts.clock.now().getTime();
     const full = this.#forced.delete(a);
-    const deadline = AbortSignal.timeout((this.opts.passTimeoutSeconds ?? 300) * 1000);
-    const signal = AbortSignal.any([this.#abort.signal, deadline]);
+    const cut = deadline((this.opts.passTimeoutSeconds ?? 300) * 1000, this.#abort.signal);
+    const signal = cut.signal;
     try {
       const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal, full });
       // A lease that could not be confirmed may mean the database is gone.
@@ -295,9 +296,11 @@ export class Scheduler {
       return r;
     } catch (err) {
       this.#finished(a, started);
-      if (deadline.aborted) this.opts.logger.error({ provider: a, timeoutSeconds: this.opts.passTimeoutSeconds ?? 300 }, 'reconcile pass ran past its deadline and was cut short');
+      if (cut.timedOut) this.opts.logger.error({ provider: a, timeoutSeconds: this.opts.passTimeoutSeconds ?? 300 }, 'reconcile pass ran past its deadline and was cut short');
       else await this.#checkStore(err).then(() => this.#storeUp && this.opts.logger.error({ provider: a, err: errorMessage(err) }, 'reconcile pass failed'));
       return undefined;
+    } finally {
+      cut.dispose();
     }
   }
 

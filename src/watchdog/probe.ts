@@ -1,3 +1,4 @@
+import { deadline } from '../lib/deadline.js';
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Clock } from '../lib/clock.js';
@@ -18,7 +19,7 @@ export async function probeOnce(dispatcher: Dispatcher, spec: TargetSpec, clock:
   const at = clock.now();
   const probeId = randomUUID();
   const body = JSON.stringify(probePayload(spec.format, spec.event, { probeId, at }));
-  const timeout = AbortSignal.timeout(spec.timeoutSeconds * 1000);
+  const timeout = deadline(spec.timeoutSeconds * 1000, signal);
   const started = performance.now();
   try {
     const res = await request(spec.url, {
@@ -26,7 +27,7 @@ export async function probeOnce(dispatcher: Dispatcher, spec: TargetSpec, clock:
       method: spec.method,
       headers: { 'content-type': 'application/json', 'user-agent': 'hookwarden-probe/0.1', [PROBE_HEADER]: probeId, ...spec.headers },
       body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: timeout.signal,
     });
     await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
     const latencyMs = performance.now() - started;
@@ -35,9 +36,11 @@ export async function probeOnce(dispatcher: Dispatcher, spec: TargetSpec, clock:
     return { at, ok: false, status: res.statusCode, failureClass: unavailable ? 'unavailable' : 'http-error', reason: `HTTP ${res.statusCode}`, latencyMs };
   } catch (err) {
     const latencyMs = performance.now() - started;
-    if (timeout.aborted) return { at, ok: false, failureClass: 'timeout', reason: `no answer within ${spec.timeoutSeconds} s`, latencyMs };
+    if (timeout.timedOut) return { at, ok: false, failureClass: 'timeout', reason: `no answer within ${spec.timeoutSeconds} s`, latencyMs };
     const { failureClass, reason } = classify(err);
     return { at, ok: false, failureClass, reason, latencyMs };
+  } finally {
+    timeout.dispose();
   }
 }
 
