@@ -62,6 +62,7 @@ export class Scheduler {
   readonly #inflight = new Map<string, Promise<PassReport | undefined>>();
   /** Due accounts of the last wake-up still waiting for a free slot, in order. */
   #waiting: string[] = [];
+  #stopping = false;
   /** The passes started since the last wake-up (those a full slot made wait included). */
   #round: Promise<PassReport | undefined>[] = [];
   readonly #abort = new AbortController();
@@ -144,7 +145,7 @@ export class Scheduler {
 
   /** Starts what is due and returns what it started, without waiting for any of it. */
   async #begin(): Promise<{ passes: Promise<PassReport | undefined>[]; probing?: Promise<void>; polling?: Promise<void>; hooking?: Promise<unknown> }> {
-    if (this.#abort.signal.aborted) return { passes: [] };
+    if (this.#abort.signal.aborted || this.#stopping) return { passes: [] };
     try {
       if (!(await this.#storeReachable())) return { passes: [] };
       this.#beat();
@@ -269,7 +270,7 @@ export class Scheduler {
 
   /** Starts waiting passes while slots are free (and the store is up); they join the current round. */
   #fill(): void {
-    while (this.#waiting.length && this.#inflight.size < Math.max(1, this.opts.concurrency) && this.#storeUp && !this.#abort.signal.aborted) {
+    while (this.#waiting.length && this.#inflight.size < Math.max(1, this.opts.concurrency) && this.#storeUp && !this.#stopping && !this.#abort.signal.aborted) {
       const a = this.#waiting.shift()!;
       if (this.#inflight.has(a)) continue;
       const p = this.#runPass(a).finally(() => {
@@ -335,6 +336,9 @@ export class Scheduler {
    * HTTP calls still under way (every call carries this signal).
    */
   async stop(graceMs = 8000): Promise<void> {
+    // Nothing new starts: neither a wake-up nor a pass that waited for a slot.
+    this.#stopping = true;
+    this.#waiting = [];
     await this.#task?.stop();
     await this.#task?.destroy();
     const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.#hooking, this.opts.deliveries?.running, ...this.#inflight.values()]);

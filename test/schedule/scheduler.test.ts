@@ -64,3 +64,16 @@ describe('scheduler', () => {
     }
   });
 });
+
+describe('scheduler, stopping', () => {
+  it('starts none of the passes still waiting for a slot once stopping, and waits only for those running', async () => {
+    const f = fixture(['a', 'b', 'c', 'd', 'e', 'f'], 150);
+    const s = new Scheduler({ reconciler: f.reconciler, store: f.store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 2, wakeEvery: '0 0 * * * *' });
+    s.start();
+    await sleep(50); // a and b run; the other four wait for a slot
+    await s.stop(5000);
+    expect(f.ended.sort()).toEqual(['a', 'b']);
+    await sleep(400);
+    expect(f.ended.sort()).toEqual(['a', 'b']);
+  });
+});
