@@ -63,9 +63,15 @@ function phase(key: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
-/** When a bound subscription is due for renewal: its first renewal spread (see firstRenewalAt), else renewBefore ahead of expiry. */
+/**
+ * When a bound subscription is due for renewal: its first renewal spread (see
+ * firstRenewalAt), else renewBefore ahead of expiry. The first renewal is spread only while
+ * the expiry is still the one its creation was granted: an expiry later than that means it
+ * was renewed already (by a replica that died before recording it).
+ */
 export function dueAt(expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string, first?: { madeAt: Date | null }): Date {
-  return first?.madeAt ? firstRenewalAt(first.madeAt, expiresAt, lifetimeSeconds, rb, key) : renewAt(expiresAt, lifetimeSeconds, rb, key);
+  const stillFirst = first?.madeAt && expiresAt.getTime() <= first.madeAt.getTime() + (lifetimeSeconds + 2) * 1000;
+  return stillFirst ? firstRenewalAt(first.madeAt!, expiresAt, lifetimeSeconds, rb, key) : renewAt(expiresAt, lifetimeSeconds, rb, key);
 }
 
 export interface BackoffOptions {

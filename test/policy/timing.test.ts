@@ -97,4 +97,9 @@ describe('firstRenewalAt', () => {
     expect(dueAt(expires, 900, { percent: 33 }, 'a', { madeAt: made })).toEqual(firstRenewalAt(made, expires, 900, { percent: 33 }, 'a'));
     expect(dueAt(expires, 900, { percent: 33 }, 'a', { madeAt: null })).toEqual(renewAt(expires, 900, { percent: 33 }, 'a'));
   });
+
+  it('is the usual time once the expiry is later than its creation granted: renewed already, by a replica that died before recording it', () => {
+    const renewed = new Date(made.getTime() + 1200_000); // 20 minutes after the make, with a 900 s lifetime
+    expect(dueAt(renewed, 900, { percent: 33 }, 'a', { madeAt: made })).toEqual(renewAt(renewed, 900, { percent: 33 }, 'a'));
+  });
 });
