@@ -1,5 +1,5 @@
 import type { ActionKind, DesiredSubscription, ObservedSubscription, RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import { backoffSeconds, dueAt, renewBeforeSeconds } from './timing.js';
+import { backoffSeconds, dueAt } from './timing.js';
 
 /**
  * The one place that decides when to look at a subscription again, after anything happened
@@ -231,22 +231,37 @@ export const IN_PASS_RETRY_MAX_WAIT_SECONDS = 5;
 export const IN_PASS_TRIES = 3;
 
 /**
- * A renewal that failed with little time left is tried again within the same pass, rather
- * than at the account's next pass: a pass that waits on another subscription's slow call can
- * end after the expiry. It is when the error is worth retrying, the subscription is in the
- * second half of its renewal window (or past it), and its next try, as the failure policy
- * set it, is due within IN_PASS_RETRY_MAX_WAIT_SECONDS. Returns how long to wait (ms).
+ * A renewal that failed is tried again within the same pass, rather than at the account's
+ * next pass: the next pass starts only once this one's slowest call has ended (another
+ * subscription's timeouts and retries), and then lists the account first, which may be slow
+ * or fail too; a subscription that failed early in its window could expire waiting for it.
+ * It is when the error is worth retrying and its next try, as the failure policy set it
+ * (backoff, Retry-After, bounded by expiry), is due within IN_PASS_RETRY_MAX_WAIT_SECONDS.
+ * Returns how long to wait (ms).
  */
 export function retryWithinPass(
   row: Pick<RecordedSubscription, 'expiresAt' | 'nextCheckAt' | 'lifetimeSeconds'>,
   retry: 'retryable' | 'terminal' | 'auth',
-  d: Pick<DesiredSubscription, 'renewBefore'>,
   now: Date,
 ): number | undefined {
   if (retry !== 'retryable' || !row.expiresAt || row.lifetimeSeconds === null) return undefined;
-  const left = row.expiresAt.getTime() - now.getTime();
-  if (left > (renewBeforeSeconds(d.renewBefore, row.lifetimeSeconds) * 1000) / 2) return undefined;
   const wait = row.nextCheckAt.getTime() - now.getTime();
   if (wait > IN_PASS_RETRY_MAX_WAIT_SECONDS * 1000) return undefined;
   return Math.max(0, wait);
+}
+
+/** The least time a listing is given when renewals are waiting on it. */
+export const MIN_LISTING_BUDGET_MS = 1000;
+
+/**
+ * How long the listing of an account may take when renewals are due in it: a third of the
+ * time the most urgent one has left (at least MIN_LISTING_BUDGET_MS). A listing that takes
+ * longer (a provider whose list pages hang or are retried) is given up, and the due renewals
+ * are made by their recorded ids with the two thirds left; without a bound, a slow listing
+ * could outlast the expiry it was meant to renew before. Undefined: nothing is urgent.
+ */
+export function listingBudgetMs(expiries: Date[], now: Date): number | undefined {
+  if (!expiries.length) return undefined;
+  const soonest = Math.min(...expiries.map((e) => e.getTime()));
+  return Math.max(MIN_LISTING_BUDGET_MS, Math.round((soonest - now.getTime()) / 3));
 }

@@ -67,7 +67,7 @@ export class Executor {
         const a = this.result.actions[i]!;
         try {
           slots[i] = await this.#one(a);
-          // A renewal that failed close to expiry is tried again here, not at the next pass.
+          // A failed renewal is tried again here when its next try is near, not at the next pass.
           for (let tries = 1; tries < IN_PASS_TRIES && slots[i]!.outcome === 'failed'; tries++) {
             const wait = this.#retryWait(a);
             if (wait === undefined || stopped !== undefined) break;
@@ -92,10 +92,9 @@ export class Executor {
   #retryWait(a: Action): number | undefined {
     if (a.action !== 'renew' && a.action !== 'reactivate') return undefined;
     const row = this.#rows.get(a.name);
-    const d = this.#desired.get(a.name);
     const retry = this.#lastRetry.get(a.name);
-    if (!row || !d || !retry) return undefined;
-    return retryWithinPass(row, retry, d, this.deps.clock.now());
+    if (!row || !retry) return undefined;
+    return retryWithinPass(row, retry, this.deps.clock.now());
   }
 
   /**

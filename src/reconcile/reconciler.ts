@@ -1,6 +1,5 @@
 import { deadline } from '../lib/deadline.js';
 import { performance } from 'node:perf_hooks';
-import PQueue from 'p-queue';
 import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type Orphan, type RecordedSubscription, type RecordedTarget } from '../domain/types.js';
 import type { Clock } from '../lib/clock.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
@@ -8,17 +7,17 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { SUBSCRIPTION_CAUSES } from '../policy/gaps.js';
 import { healthOf } from '../policy/health.js';
-import { minRenewGapSeconds, normalise } from '../policy/next.js';
+import { normalise } from '../policy/next.js';
 import { plan, type PlanResult } from '../policy/plan.js';
-import { dueAt, renewAt } from '../policy/timing.js';
 import type { Provider } from '../providers/types.js';
 import type { Store } from '../store/types.js';
 import type { Prober } from '../watchdog/prober.js';
 import { FencedError, AccountLease } from '../store/lease.js';
-import { afterListFailure } from '../policy/next.js';
-import { ACTIONS_AT_ONCE, Executor, failureInfo } from './executor.js';
+import { afterListFailure, listingBudgetMs } from '../policy/next.js';
+import { Executor, failureInfo } from './executor.js';
 import type { GapRecorder } from './gaps.js';
 import { fenced } from './fence.js';
+import { renewalsWithoutListing, renewUrgent, type UrgentRenewal } from './urgent.js';
 
 export interface ReconcileSettings {
   desired: DesiredSubscription[];
@@ -140,6 +139,10 @@ export class Reconciler {
     return { ...renewals, actions: renewals.actions.map((a) => ({ ...a, message: a.message.replace('and the listing failed; renewing by the recorded id', `listed ${Math.round((now.getTime() - listed.at) / 1000)} s ago; renewing by the recorded id`) })) };
   }
 
+  #urgent(provider: Provider, recorded: RecordedSubscription[], signal: AbortSignal | undefined): UrgentRenewal {
+    return { deps: this.deps, provider, desired: this.#desiredOf(provider.account), recorded, reconcileEverySeconds: this.settings.reconcileEverySeconds, actionsAtOnce: this.settings.actionConcurrency, signal };
+  }
+
   /** Consecutive failed listings per account: the account's own backoff. */
   readonly #listFailures = new Map<string, number>();
 
@@ -254,11 +257,19 @@ export class Reconciler {
       const openIntents = opts.dryRun ? new Map() : await store.openIntents(account);
       // Expiry is measured from when the listing started: a slow listing errs early, never late.
       const listedAt = clock.now();
+      // Renewals due now wait on the listing: it may take a third of the time the soonest has left.
+      const waiting = opts.dryRun ? [] : renewalsWithoutListing(provider, this.#desiredOf(account), recorded, listedAt).actions;
+      const budget = listingBudgetMs(waiting.map((a) => recorded.find((r) => r.name === a.name)!.expiresAt!), listedAt);
+      const listing = budget === undefined ? undefined : deadline(budget, opts.signal);
       try {
-        observed = (await provider.list(opts.signal)).map((o) => normalise(o, listedAt));
+        observed = await provider.list(listing?.signal ?? opts.signal).catch((err: unknown) => {
+          if (!listing?.timedOut || opts.signal?.aborted) throw err;
+          throw new ProviderError('PROVIDER_TIMEOUT', `listing given up after ${budget} ms: renewals are due (a third of the time the soonest has left)`, 'retryable', {}, { cause: err });
+        }).then((all) => all.map((o) => normalise(o, listedAt)));
         this.#listFailures.delete(account);
         if (lease) this.#listed.set(account, { at: listedAt.getTime(), lease });
       } catch (err) {
+        listing?.dispose();
         this.#listed.delete(account);
         if (opts.signal?.aborted && !(err instanceof ProviderError)) throw err;
         const code = err instanceof ProviderError ? err.code : 'ERROR';
@@ -266,11 +277,12 @@ export class Reconciler {
         logger.error({ provider: account, code, err: errorMessage(err) }, 'listing subscriptions failed; will retry');
         if (opts.dryRun) return { provider: account, actions: [], orphans: [], error: errorMessage(err) };
         // Renewals that cannot wait for the next listing are made by the recorded id.
-        const reports = await this.#renewUrgent(provider, recorded, renewalsWithoutListing(provider, this.#desiredOf(account), recorded, clock.now()), opts.signal);
+        const reports = await renewUrgent(this.#urgent(provider, recorded, opts.signal), renewalsWithoutListing(provider, this.#desiredOf(account), recorded, clock.now()));
         const after = reports.length ? await store.listSubscriptions(account) : recorded;
         await this.#postponeAfterListFailure(account, after, err);
         return { provider: account, actions: reports, orphans: [], error: errorMessage(err) };
       }
+      listing?.dispose();
       const now = clock.now();
       const listedForMs = now.getTime() - listedAt.getTime();
       const desired = this.#desiredOf(account);
@@ -311,55 +323,6 @@ export class Reconciler {
       const url = desired.find((d) => d.name === a.name)?.callback?.url;
       if (why && url) await prober.signal(a.provider, url, { at: now, ok: false, reason: `${a.name}: ${why}`, counts: false });
     }
-  }
-
-  /**
-   * Renewals planned from what Postgres recorded may be stale: a replica that died after
-   * renewing never recorded it. Each is asked for by id first and dropped if the provider
-   * already shows it renewed; if asking fails, it is renewed all the same when it cannot wait
-   * (see blindRenewalNeeded). Each subscription goes on its own: its read may take at most a
-   * third of the time its recorded expiry leaves, and a read that hangs holds up no other
-   * subscription's renewal.
-   */
-  async #renewUrgent(provider: Provider, recorded: RecordedSubscription[], urgent: PlanResult, signal?: AbortSignal): Promise<ActionReport[]> {
-    if (!urgent.actions.length) return [];
-    const now = this.deps.clock.now();
-    const rows = new Map(recorded.map((r) => [r.name, r]));
-    const desired = this.#desiredOf(provider.account);
-    const wanted = new Map(desired.map((d) => [d.name, d]));
-    const queue = new PQueue({ concurrency: this.settings.actionConcurrency ?? ACTIONS_AT_ONCE });
-    const one = async (a: Action): Promise<ActionReport[]> => {
-      const row = rows.get(a.name);
-      const recordedAt = row?.expiresAt;
-      const budget = Math.round(Math.min(2 ** 31 - 1, Math.max(500, recordedAt ? (recordedAt.getTime() - now.getTime()) / 3 : 500)));
-      const read = deadline(budget, signal);
-      const seen = a.remoteId ? await provider.get(a.remoteId, read.signal).catch(() => null).finally(() => read.dispose()) : null;
-      if (signal?.aborted) return [];
-      if (seen === undefined) return []; // gone: the next listing recreates it
-      if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), this.deps.clock.now())) return [];
-      const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
-      if (expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000) return [];
-      const only: PlanResult = { actions: [a], nextCheck: new Map(), orphans: [] };
-      return new Executor(this.deps, provider, desired, [], recorded, only, this.settings.reconcileEverySeconds, signal, 1).run();
-    };
-    let stopped: unknown;
-    const reports = await Promise.all(
-      urgent.actions.map((a) =>
-        queue.add(async () => {
-          if (stopped !== undefined) return [];
-          try {
-            return await one(a);
-          } catch (err) {
-            // A lost lease (or a pass cut short) stops the others before their next write.
-            stopped ??= err;
-            queue.clear();
-            return [];
-          }
-        }),
-      ),
-    );
-    if (stopped !== undefined) throw stopped;
-    return reports.flat();
   }
 
   /**
@@ -415,17 +378,6 @@ export class Reconciler {
   }
 }
 
-/**
- * The listing failed, and some bound subscriptions are due for renewal: renew them by the
- * id recorded for them rather than let them expire waiting for a listing. (A renewal of a
- * subscription the provider lost answers 404; the next listing recreates it.)
- */
-/**
- * Neither the listing nor a GET by id answered: the recorded expiry may be stale (a replica
- * that died right after renewing never recorded it), so renewing now could renew twice. It is
- * renewed blind only in the second half of its renewal window; before that, the account's
- * backoff (capped to land before expiry) brings another look first.
- */
 function byAccount(desired: DesiredSubscription[]): Map<string, DesiredSubscription[]> {
   const m = new Map<string, DesiredSubscription[]>();
   for (const d of desired) {
@@ -434,27 +386,4 @@ function byAccount(desired: DesiredSubscription[]): Map<string, DesiredSubscript
     else m.set(d.provider, [d]);
   }
   return m;
-}
-
-function blindRenewalNeeded(expiresAt: Date, lifetimeSeconds: number, d: DesiredSubscription | undefined, now: Date): boolean {
-  if (!d) return true;
-  const window = expiresAt.getTime() - renewAt(expiresAt, lifetimeSeconds, d.renewBefore, d.name).getTime();
-  return expiresAt.getTime() - now.getTime() <= window / 2;
-}
-
-function renewalsWithoutListing(provider: Provider, desired: DesiredSubscription[], recorded: RecordedSubscription[], now: Date): PlanResult {
-  const actions: Action[] = [];
-  if (!provider.capabilities.renew) return { actions, nextCheck: new Map(), orphans: [] };
-  const wanted = new Map(desired.filter((d) => d.provider === provider.account).map((d) => [d.name, d]));
-  for (const r of recorded) {
-    const d = wanted.get(r.name);
-    if (!d || !r.remoteId || !r.expiresAt || r.lifetimeSeconds === null || r.state === 'deleted' || r.state === 'rejected' || r.state === 'disabled') continue;
-    if (r.failureCount > 0 && r.nextCheckAt > now) continue;
-    if (dueAt(r.expiresAt, r.lifetimeSeconds, d.renewBefore, d.name, r.firstRenewalPending ? { madeAt: r.lastRenewedAt } : undefined) > now) continue;
-    // Renewed moments ago (an expiry skewed into the past): not again before the least gap.
-    if (r.lastRenewedAt && now.getTime() < r.lastRenewedAt.getTime() + minRenewGapSeconds(r.lifetimeSeconds) * 1000) continue;
-    actions.push({ provider: r.provider, name: r.name, action: 'renew', reason: Reason.RenewalDue, remoteId: r.remoteId, message: `expires at ${r.expiresAt.toISOString()} and the listing failed; renewing by the recorded id` });
-  }
-  actions.sort((a, b) => (recorded.find((r) => r.name === a.name)!.expiresAt!.getTime() - recorded.find((r) => r.name === b.name)!.expiresAt!.getTime()));
-  return { actions, nextCheck: new Map(), orphans: [] };
 }

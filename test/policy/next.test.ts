@@ -12,6 +12,8 @@ import {
   nextCheckFor,
   retryDelaySeconds,
   retryWithinPass,
+  listingBudgetMs,
+  MIN_LISTING_BUDGET_MS,
   type FailureInfo,
 } from '../../src/policy/next.js';
 import { renewAt } from '../../src/policy/timing.js';
@@ -126,20 +128,30 @@ describe('touchedCheck: an idle pass writes nothing', () => {
 });
 
 describe('retryWithinPass', () => {
-  // 900 s lifetime, renewBefore 33%: a 297 s window, its second half is the last 148.5 s.
-  const d = desired('a');
   it.each([
-    { name: 'second half of the window, next try in 2 s: wait 2 s', expiresIn: 60, nextIn: 2, retry: 'retryable', want: 2000 },
+    { name: 'next try in 2 s: wait 2 s', expiresIn: 60, nextIn: 2, retry: 'retryable', want: 2000 },
     { name: 'past expiry (reactivation), next try now: at once', expiresIn: -5, nextIn: 0, retry: 'retryable', want: 0 },
-    { name: 'first half of the window: the next pass will do', expiresIn: 200, nextIn: 2, retry: 'retryable', want: undefined },
+    // The next pass waits for this one's slowest call, then lists first: it may come too late.
+    { name: 'early in the window, next try in 2 s: wait 2 s all the same', expiresIn: 200, nextIn: 2, retry: 'retryable', want: 2000 },
     { name: 'next try later than 5 s (a Retry-After): the next pass will do', expiresIn: 60, nextIn: 20, retry: 'retryable', want: undefined },
     { name: 'wrong credentials: not retried in the pass', expiresIn: 60, nextIn: 2, retry: 'auth', want: undefined },
     { name: 'refused: not retried in the pass', expiresIn: 60, nextIn: 2, retry: 'terminal', want: undefined },
   ] as const)('$name', ({ expiresIn, nextIn, retry, want }) => {
     const row = recorded('a', { expiresAt: secondsFromNow(expiresIn), nextCheckAt: secondsFromNow(nextIn), lifetimeSeconds: 900 });
-    expect(retryWithinPass(row, retry, d, NOW)).toBe(want);
+    expect(retryWithinPass(row, retry, NOW)).toBe(want);
   });
   it('not for a subscription whose lifetime is unknown', () => {
-    expect(retryWithinPass(recorded('a', { expiresAt: secondsFromNow(10), nextCheckAt: NOW, lifetimeSeconds: null }), 'retryable', d, NOW)).toBeUndefined();
+    expect(retryWithinPass(recorded('a', { expiresAt: secondsFromNow(10), nextCheckAt: NOW, lifetimeSeconds: null }), 'retryable', NOW)).toBeUndefined();
+  });
+});
+
+describe('listingBudgetMs', () => {
+  it.each([
+    { name: 'nothing urgent: no bound', expiresIn: [], want: undefined },
+    { name: 'a third of what the most urgent renewal has left', expiresIn: [90, 30, 600], want: 10_000 },
+    { name: 'never below a second', expiresIn: [1], want: MIN_LISTING_BUDGET_MS },
+    { name: 'already expired: a second', expiresIn: [-20], want: MIN_LISTING_BUDGET_MS },
+  ])('$name', ({ expiresIn, want }) => {
+    expect(listingBudgetMs(expiresIn.map(secondsFromNow), NOW)).toBe(want);
   });
 });
