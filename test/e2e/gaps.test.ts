@@ -43,7 +43,8 @@ describe('coverage gaps', () => {
     expect(await gapsOf(s, 'a')).toHaveLength(1);
 
     s.sandbox.server.faults.length = 0;
-    s.clock.advance(5);
+    // Past the backoff of the failures so far (each pass tried up to three times).
+    s.clock.advance(30);
     const renewedAt = s.clock.now();
     const r = await again.reconciler.pass('infinity');
     expect(r.actions.map((x) => `${x.action}:${x.outcome}`)).toEqual(['reactivate:succeeded']);

@@ -186,8 +186,10 @@ describe('reconcile against the Infinity sandbox, over HTTP, on Postgres', () =>
     const failed = await stack.app.reconciler.pass('infinity');
     expect(summary(failed)).toEqual(['agents:renew:renewal-due:failed']);
     const [row] = await stack.app.store.listSubscriptions();
-    expect(row).toMatchObject({ state: 'failing', failureCount: 1, lastErrorCode: 'PROVIDER_SERVER_ERROR' });
-    // Full jitter drew its maximum (rand = 1): 1 s; and the retry lands before expiry.
+    // Tried three times within the pass (each next try was due within 5 s), all three refused.
+    expect(row).toMatchObject({ state: 'failing', failureCount: 3, lastErrorCode: 'PROVIDER_SERVER_ERROR' });
+    expect(stack.sandbox.server.faults).toHaveLength(0);
+    // Full jitter drew its maximum (rand = 1), capped at a third of the time left: the retry lands before expiry.
     expect(row!.nextCheckAt.getTime()).toBeLessThan(row!.expiresAt!.getTime());
     let renewedAt: number | undefined;
     for (let s = 0; s < 6 && renewedAt === undefined; s++) {
