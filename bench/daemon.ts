@@ -48,7 +48,7 @@ export class DaemonProcess {
   startedAt = 0;
 
   constructor(
-    private readonly o: { bin: string; dist: string; instrument: string; config: string; port: number; instrumentPort: number; log: string; cwd: string; profileDir?: string | undefined },
+    private readonly o: { bin: string; dist: string; instrument: string; config: string; port: number; instrumentPort: number; log: string; cwd: string; profileDir?: string | undefined; nodeOptions?: string | undefined },
   ) {}
 
   get pid(): number | undefined {
@@ -63,6 +63,8 @@ export class DaemonProcess {
     const log = openSync(this.o.log, 'a');
     const env: Record<string, string> = { ...(process.env as Record<string, string>), BENCH_INSTRUMENT_PORT: String(this.o.instrumentPort), BENCH_DIST: this.o.dist, HOOKWARDEN_LOG_LEVEL: 'info', ...(this.o.profileDir ? { BENCH_PROFILE_DIR: this.o.profileDir } : {}) };
     delete env.DATABASE_URL;
+    if (this.o.nodeOptions) env.NODE_OPTIONS = this.o.nodeOptions;
+    else delete env.NODE_OPTIONS;
     this.startedAt = Date.now();
     const proc = spawn(process.execPath, ['--import', this.o.instrument, this.o.bin, 'run', '-c', this.o.config], { cwd: this.o.cwd, env, stdio: ['ignore', log, log] });
     closeSync(log);

@@ -3,12 +3,17 @@
  * cron script a team would otherwise write. Not part of the test command.
  *
  *   npm run bench [-- --subscriptions 10000 --accounts 200 --minutes 6 --lifetime 90
- *                     --database-url URL --build --out FILE --keep --daemon DIR --profile]
+ *                     --database-url URL --build --out FILE --keep --daemon DIR --profile
+ *                     --daemon-node-options FLAGS]
  *
  * --daemon DIR runs the daemon of another checkout (its bin/ and built dist/), to compare two
  * builds on the same benchmark. --profile records the daemon's CPU profile of the first pass,
  * the idle pass, the steady state and the all-due pass, and its heap (sampled), in the work
  * directory (kept), and adds their heaviest functions to the JSON.
+ *
+ * --daemon-node-options sets NODE_OPTIONS for the daemon alone; by default the ones the shipped
+ * Kubernetes Deployment sets (deploy/kubernetes/deployment.yaml: the heap capped to fit its
+ * memory limit, as Node itself does in a container with a memory limit); "" runs it uncapped.
  *
  * What runs: the provider sandboxes on loopback (several instances per kind, one callback
  * receiver), a real Postgres (DATABASE_URL or --database-url, else an embedded one; a
@@ -59,6 +64,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const INSTRUMENT = join(ROOT, 'bench', 'instrument.mjs');
 const NAIVE = join(ROOT, 'bench', 'naive.ts');
 
+/** NODE_OPTIONS of the shipped Kubernetes Deployment (kept in step with deploy/kubernetes/deployment.yaml). */
+const DEPLOYMENT_NODE_OPTIONS = '--max-old-space-size=256';
+
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 const { values: args } = parseArgs({
@@ -73,6 +81,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     daemon: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'daemon-node-options': { type: 'string', default: DEPLOYMENT_NODE_OPTIONS },
   },
 });
 
@@ -113,6 +122,7 @@ async function main(): Promise<number> {
   }
   const notes: string[] = [];
   if (args.daemon) notes.push(`the daemon ran from ${args.daemon}`);
+  notes.push(args['daemon-node-options'] ? `the daemon ran with NODE_OPTIONS=${args['daemon-node-options']}${args['daemon-node-options'] === DEPLOYMENT_NODE_OPTIONS ? ' (as the shipped Kubernetes Deployment)' : ''}` : 'the daemon ran with no NODE_OPTIONS (heap sized by Node from the machine\'s memory)');
   if (statSync(join(daemonRoot, 'dist', 'cli', 'index.js')).mtimeMs < newest(join(daemonRoot, 'src'))) notes.push('dist/ is older than src/: the daemon ran the last build (use --build)');
 
   const dir = mkdtempSync(join(tmpdir(), 'hookwarden-bench-'));
@@ -177,7 +187,7 @@ async function main(): Promise<number> {
 
     const profileDir = args.profile ? join(dir, 'profiles') : undefined;
     if (profileDir) mkdirSync(profileDir);
-    const daemon = new DaemonProcess({ bin: join(daemonRoot, 'bin', 'hookwarden.js'), dist: join(daemonRoot, 'dist'), instrument: INSTRUMENT, config: configFile, port, instrumentPort, log: join(dir, 'daemon.log'), cwd: dir, profileDir });
+    const daemon = new DaemonProcess({ bin: join(daemonRoot, 'bin', 'hookwarden.js'), dist: join(daemonRoot, 'dist'), instrument: INSTRUMENT, config: configFile, port, instrumentPort, log: join(dir, 'daemon.log'), cwd: dir, profileDir, nodeOptions: args['daemon-node-options'] });
     cleanups.push(() => daemon.stop());
     const raw: Raw = {
       startedAt: started.toISOString(),

@@ -2,6 +2,16 @@
 // The hookwarden command: the compiled CLI (npm install builds it into dist/).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+
+// WebAssembly (the Prisma client's query compiler, undici's HTTP parser) is run by V8's
+// baseline compiler only: optimising it took about 100 MB of resident memory for no CPU
+// gained (see README, "Memory"). Set before any module is compiled; a --liftoff or --wasm
+// flag of the operator's own (node ... or NODE_OPTIONS) is left to decide instead.
+const operatorFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+if (!operatorFlags.some((f) => f.startsWith('--liftoff') || f.startsWith('--no-liftoff') || f.startsWith('--wasm') || f.startsWith('--no-wasm'))) {
+  v8.setFlagsFromString('--liftoff-only');
+}
 
 const compiled = new URL('../dist/cli/index.js', import.meta.url);
 if (!existsSync(fileURLToPath(compiled))) {
