@@ -117,12 +117,16 @@ export function idle(now: Date): Date {
 /**
  * Whether a pass that did nothing to a row must move its next check, and where to: sooner
  * when the plan wants to look sooner, forward when the row was due (else it would stay due
- * and make its account due on every wake-up). Otherwise the row is left alone: an idle pass
- * writes nothing.
+ * and make its account due on every wake-up). A row whose next check is its renewal time
+ * (`renewalTime`: bound, in sync, expiring) is also moved later when the plan's renewal time
+ * is later by more than `toleranceMs` (a reload that renews later, `renewBefore` 33% to 10%):
+ * left as it was, it would come due for nothing, and make its account pass (and list) once
+ * for each such row. Otherwise the row is left alone: an idle pass writes nothing.
  */
-export function touchedCheck(recorded: Date, wanted: Date, now: Date): Date | undefined {
+export function touchedCheck(recorded: Date, wanted: Date, now: Date, renewalTime?: { toleranceMs: number }): Date | undefined {
   if (wanted.getTime() < recorded.getTime() - 1000) return wanted;
   if (recorded <= now && wanted > now) return wanted;
+  if (renewalTime && wanted.getTime() > recorded.getTime() + renewalTime.toleranceMs) return wanted;
   return undefined;
 }
 

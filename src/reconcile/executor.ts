@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
-import type { Action, DesiredSubscription, ObservedSubscription, RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type RecordedSubscription, type RecordedTarget } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
 import { afterAction, idle, IN_PASS_TRIES, normalise, retryWithinPass, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
 import { actionGaps, declaredEvents, type ActionGaps } from '../policy/gaps.js';
@@ -376,7 +376,9 @@ export class Executor {
     if (!row || a.action !== 'none') return;
     const now = this.deps.clock.now();
     const patch: SubscriptionPatch = {};
-    const moved = next ? touchedCheck(row.nextCheckAt, next, now) : undefined;
+    // An in-sync row of an expiring kind: its next check is its renewal time.
+    const renewalTime = a.reason === Reason.InSync && this.provider.capabilities.renew && row.failureCount === 0 && row.expiresAt !== null && row.lifetimeSeconds !== null;
+    const moved = next ? touchedCheck(row.nextCheckAt, next, now, renewalTime ? { toleranceMs: this.expiryToleranceMs } : undefined) : undefined;
     if (moved) patch.nextCheckAt = moved;
     if (a.record === 'observation' && d) {
       const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;

@@ -11,6 +11,9 @@ import type {
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
 type GapModel = Awaited<ReturnType<PrismaClient['coverageGap']['findFirstOrThrow']>>;
 
+/** Rows per query when every account's subscriptions are read (see listSubscriptions). */
+const LIST_PAGE_ROWS = 1000;
+
 export class PrismaStore implements Store {
   readonly #prisma: PrismaClient;
   readonly #pool: pg.Pool;
@@ -43,11 +46,22 @@ export class PrismaStore implements Store {
   }
 
   async listSubscriptions(provider?: string): Promise<RecordedSubscription[]> {
-    const rows = await this.#prisma.subscription.findMany({
-      where: provider ? { provider } : {},
-      orderBy: [{ provider: 'asc' }, { name: 'asc' }],
-    });
-    return rows.map(toRecorded);
+    const orderBy = [{ provider: 'asc' as const }, { name: 'asc' as const }];
+    if (provider) return (await this.#prisma.subscription.findMany({ where: { provider }, orderBy })).map(toRecorded);
+    // Every account's rows (a /metrics scrape, the status page): read a page at a time. The
+    // client decodes a result in one go; 10,000 rows held the event loop for about 100 ms.
+    const out: RecordedSubscription[] = [];
+    let after: { provider: string; name: string } | undefined;
+    for (;;) {
+      const rows = await this.#prisma.subscription.findMany({
+        where: after ? { OR: [{ provider: { gt: after.provider } }, { provider: after.provider, name: { gt: after.name } }] } : {},
+        orderBy,
+        take: LIST_PAGE_ROWS,
+      });
+      for (const r of rows) out.push(toRecorded(r));
+      if (rows.length < LIST_PAGE_ROWS) return out;
+      after = rows[rows.length - 1]!;
+    }
   }
 
   async insertSubscription(row: NewSubscription): Promise<RecordedSubscription | null> {

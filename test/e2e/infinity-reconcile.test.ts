@@ -178,6 +178,26 @@ describe('reconcile against the Infinity sandbox, over HTTP, on Postgres', () =>
     expect(tenant(stack).size).toBe(1);
   });
 
+  it('a reload that renews later moves each next check once; the pass after it writes nothing', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }, { name: 'b' }] });
+    await stack.app.reconciler.pass('infinity');
+    const before = new Map((await stack.app.store.listSubscriptions()).map((r) => [r.name, r]));
+    // renewBefore 33% -> 10%: each renewal comes later. Left alone, each row would come due
+    // at its old time for nothing, and make the account pass (and list) once for each.
+    const app = await stack.restart(infinityYaml(stack.sandbox.url, [{ name: 'a' }, { name: 'b' }], { renewBefore: '10%' }));
+    await app.reconciler.pass('infinity', { full: true });
+    const moved = new Map((await app.store.listSubscriptions()).map((r) => [r.name, r]));
+    for (const [name, row] of moved) {
+      const was = before.get(name)!;
+      expect(row.nextCheckAt.getTime()).toBeGreaterThan(was.nextCheckAt.getTime());
+      // 10% of a 60 s lifetime: the renewal is due no earlier than 6 s before expiry, spread or not.
+      expect(row.expiresAt!.getTime() - row.nextCheckAt.getTime()).toBeLessThanOrEqual(was.expiresAt!.getTime() - was.nextCheckAt.getTime());
+      expect(row.version).toBe(was.version + 1);
+    }
+    await app.reconciler.pass('infinity', { full: true });
+    for (const row of await app.store.listSubscriptions()) expect(row.version).toBe(moved.get(row.name)!.version);
+  });
+
   it('backs off after a failed renewal and still retries before expiry', async () => {
     stack = await startStack({ lifetime: 20, subs: [{ name: 'agents' }], rand: () => 1 });
     await stack.app.reconciler.pass('infinity');

@@ -125,6 +125,16 @@ describe('touchedCheck: an idle pass writes nothing', () => {
     const got = touchedCheck(secondsFromNow(r), secondsFromNow(wanted), NOW);
     expect(got === undefined ? undefined : secondsUntil(got)).toBe(want);
   });
+  it.each([
+    // renewBefore 33% -> 10%: the renewal comes later; left alone, the row would come due for nothing.
+    { name: 'a renewal time now later: moved later', recorded: 300, wanted: 510, want: 510 },
+    // An expiry read from a later list page drifts by the listing's own duration.
+    { name: 'later by no more than the tolerance: no write', recorded: 300, wanted: 301.5, want: undefined },
+    { name: 'a renewal time now sooner: moved sooner', recorded: 510, wanted: 300, want: 300 },
+  ])('renewal time: $name', ({ recorded: r, wanted, want }) => {
+    const got = touchedCheck(secondsFromNow(r), secondsFromNow(wanted), NOW, { toleranceMs: 2000 });
+    expect(got === undefined ? undefined : secondsUntil(got)).toBe(want);
+  });
 });
 
 describe('retryWithinPass', () => {

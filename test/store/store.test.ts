@@ -127,6 +127,18 @@ describe('Postgres store', () => {
     expect([...(await store.openIntents('intents')).keys()].sort()).toEqual(['cut-short', 'retried', 'timed-out']);
   });
 
+  it("every account's subscriptions, read a page at a time: all of them, once each, in order", async () => {
+    // Names across page boundaries (1000 rows a page), several accounts sharing names.
+    await query(db.url, `INSERT INTO subscription (id, provider, name, kind, state, "nextCheckAt", "updatedAt")
+      SELECT gen_random_uuid(), 'paged-' || (i % 3), 'sub-' || lpad(i::text, 5, '0'), 'k', 'active', now(), now() FROM generate_series(1, 2500) i`);
+    const all = (await store.listSubscriptions()).filter((r) => r.provider.startsWith('paged-'));
+    expect(all).toHaveLength(2500);
+    const keys = all.map((r) => `${r.provider}/${r.name}`);
+    expect(new Set(keys).size).toBe(2500);
+    expect(keys).toEqual([...keys].sort());
+    expect((await store.listSubscriptions('paged-1')).map((r) => r.name)).toEqual(all.filter((r) => r.provider === 'paged-1').map((r) => r.name));
+  });
+
   it('lists due accounts, most overdue first', async () => {
     const now = new Date('2026-06-01T00:00:00Z');
     await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000010', provider: 'later', name: 'x', kind: 'k', state: 'active', nextCheckAt: new Date(now.getTime() - 1000) });
