@@ -6,12 +6,11 @@ import v8 from 'node:v8';
 
 // WebAssembly (the Prisma client's query compiler, undici's HTTP parser) is run by V8's
 // baseline compiler only: optimising it took about 100 MB of resident memory for no CPU
-// gained (see README, "Memory"). Set before any module is compiled; a --liftoff or --wasm
-// flag of the operator's own (node ... or NODE_OPTIONS) is left to decide instead.
-const operatorFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-if (!operatorFlags.some((f) => f.startsWith('--liftoff') || f.startsWith('--no-liftoff') || f.startsWith('--wasm') || f.startsWith('--no-wasm'))) {
-  v8.setFlagsFromString('--liftoff-only');
-}
+// gained (see README, "Memory"). Set before any module is compiled. HOOKWARDEN_WASM_OPTIMIZE=1
+// leaves V8's default, and so does a --liftoff or --wasm flag given to node itself.
+const operatorFlags = process.execArgv.map((f) => f.replaceAll('_', '-'));
+const ownWasmFlag = operatorFlags.some((f) => /^--(no-)?(liftoff|wasm)/.test(f));
+if (process.env.HOOKWARDEN_WASM_OPTIMIZE !== '1' && !ownWasmFlag) v8.setFlagsFromString('--liftoff-only');
 
 const compiled = new URL('../dist/cli/index.js', import.meta.url);
 if (!existsSync(fileURLToPath(compiled))) {

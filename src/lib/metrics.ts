@@ -270,7 +270,9 @@ const ROWS_PER_SLICE = 1000;
  * series: built in one go (prom-client's Gauge hashes every label set it is given), it held
  * the event loop for most of a second, and renewals due meanwhile came out in a burst. So
  * these are plain registry metrics whose values are built a slice of rows at a time, letting
- * passes, probes and the heartbeat run in between.
+ * passes, probes and the heartbeat run in between (the registry still writes each metric's
+ * lines out in one go: a few milliseconds per 10,000). Two rows with the same labels make
+ * one series, the last row's, as Gauge.set did: a repeated series would fail the scrape.
  */
 function rowGauges<T, L extends string>(registers: Registry[], rows: () => Promise<T[]>, label: L, labels: (row: T) => Record<'provider' | L, string>) {
   return (name: string, help: string, value: (row: T) => number | undefined): void => {
@@ -282,14 +284,17 @@ function rowGauges<T, L extends string>(registers: Registry[], rows: () => Promi
       labelNames: ['provider', label],
       reset() {},
       async get() {
-        const values: { labels: Record<string, string>; value: number }[] = [];
+        const values = new Map<string, { labels: Record<string, string>; value: number }>();
         let n = 0;
         for (const r of await rows()) {
           const v = value(r);
-          if (v !== undefined) values.push({ labels: labels(r), value: v });
+          if (v !== undefined) {
+            const l = labels(r);
+            values.set(`${l.provider}\u0000${l[label]}`, { labels: l, value: v });
+          }
           if (++n % ROWS_PER_SLICE === 0) await yieldToLoop();
         }
-        return { name, help, type: metric.type, values, aggregator: metric.aggregator };
+        return { name, help, type: metric.type, values: [...values.values()], aggregator: metric.aggregator };
       },
     };
     for (const r of registers) r.registerMetric(metric as unknown as Metric);

@@ -118,15 +118,16 @@ export function idle(now: Date): Date {
  * Whether a pass that did nothing to a row must move its next check, and where to: sooner
  * when the plan wants to look sooner, forward when the row was due (else it would stay due
  * and make its account due on every wake-up). A row whose next check is its renewal time
- * (`renewalTime`: bound, in sync, expiring) is also moved later when the plan's renewal time
- * is later by more than `toleranceMs` (a reload that renews later, `renewBefore` 33% to 10%):
- * left as it was, it would come due for nothing, and make its account pass (and list) once
- * for each such row. Otherwise the row is left alone: an idle pass writes nothing.
+ * (`renewalTime`: bound, in sync, expiring, the time computed from its recorded expiry) is
+ * also moved later when that time is later by more than a second (a reload that renews
+ * later, `renewBefore` 33% to 10%): left as it was, it would come due for nothing, and make
+ * its account pass (and list) once for each such row. Otherwise the row is left alone: an
+ * idle pass writes nothing.
  */
-export function touchedCheck(recorded: Date, wanted: Date, now: Date, renewalTime?: { toleranceMs: number }): Date | undefined {
+export function touchedCheck(recorded: Date, wanted: Date, now: Date, renewalTime = false): Date | undefined {
   if (wanted.getTime() < recorded.getTime() - 1000) return wanted;
   if (recorded <= now && wanted > now) return wanted;
-  if (renewalTime && wanted.getTime() > recorded.getTime() + renewalTime.toleranceMs) return wanted;
+  if (renewalTime && wanted.getTime() > recorded.getTime() + 1000) return wanted;
   return undefined;
 }
 
@@ -262,10 +263,13 @@ export const MIN_LISTING_BUDGET_MS = 1000;
  * time the most urgent one has left (at least MIN_LISTING_BUDGET_MS). A listing that takes
  * longer (a provider whose list pages hang or are retried) is given up, and the due renewals
  * are made by their recorded ids with the two thirds left; without a bound, a slow listing
- * could outlast the expiry it was meant to renew before. Undefined: nothing is urgent.
+ * could outlast the expiry it was meant to renew before. Expiries already past do not count
+ * (only a listing can tell what became of them). Undefined: nothing is urgent.
  */
 export function listingBudgetMs(expiries: Date[], now: Date): number | undefined {
-  if (!expiries.length) return undefined;
-  const soonest = Math.min(...expiries.map((e) => e.getTime()));
+  let soonest = Infinity;
+  // An expiry already past is no reason to hurry: only a listing shows what became of it.
+  for (const e of expiries) if (e.getTime() > now.getTime() && e.getTime() < soonest) soonest = e.getTime();
+  if (soonest === Infinity) return undefined;
   return Math.max(MIN_LISTING_BUDGET_MS, Math.round((soonest - now.getTime()) / 3));
 }

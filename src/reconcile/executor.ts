@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Reason, type Action, type DesiredSubscription, type ObservedSubscription, type RecordedSubscription, type RecordedTarget } from '../domain/types.js';
 import { ProviderError, errorMessage } from '../lib/errors.js';
-import { afterAction, idle, IN_PASS_TRIES, normalise, retryWithinPass, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
+import { afterAction, idle, IN_PASS_TRIES, nextCheckFor, normalise, retryWithinPass, stateOf, touchedCheck, type FailureInfo } from '../policy/next.js';
 import { actionGaps, declaredEvents, type ActionGaps } from '../policy/gaps.js';
 import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
@@ -204,13 +204,18 @@ export class Executor {
       const code = err instanceof ProviderError ? err.code : 'ERROR';
       const message = errorMessage(err);
       this.#failedNames.add(a.name);
-      this.#lastRetry.set(a.name, err instanceof ProviderError ? err.retry : 'retryable');
+      this.#lastRetry.delete(a.name);
       metrics.recordAction(account, a, 'failed', how.recreated);
       metrics.providerErrors.inc({ provider: account, code });
       await journal('failed', { error: message, errorCode: code });
       if (row) {
         const written = await store.updateSubscription(row.id, row.version, this.#failurePatch(a, row, err));
-        if (written) this.#rows.set(a.name, written);
+        // Retried within the pass only at the time the failure policy recorded (another
+        // writer having moved the row, its recorded time says nothing about this failure).
+        if (written) {
+          this.#rows.set(a.name, written);
+          this.#lastRetry.set(a.name, err instanceof ProviderError ? err.retry : 'retryable');
+        }
       }
       logger.error({ provider: account, subscription: a.name, action: a.action, reason: a.reason, code, err: message }, `${a.action} ${a.name} failed`);
       return { ...a, outcome: 'failed', error: message, errorCode: code };
@@ -372,14 +377,10 @@ export class Executor {
   async #touch(a: Action): Promise<void> {
     const row = this.#rows.get(a.name);
     const d = this.#desired.get(a.name);
-    const next = this.result.nextCheck.get(a.name);
+    let next = this.result.nextCheck.get(a.name);
     if (!row || a.action !== 'none') return;
     const now = this.deps.clock.now();
     const patch: SubscriptionPatch = {};
-    // An in-sync row of an expiring kind: its next check is its renewal time.
-    const renewalTime = a.reason === Reason.InSync && this.provider.capabilities.renew && row.failureCount === 0 && row.expiresAt !== null && row.lifetimeSeconds !== null;
-    const moved = next ? touchedCheck(row.nextCheckAt, next, now, renewalTime ? { toleranceMs: this.expiryToleranceMs } : undefined) : undefined;
-    if (moved) patch.nextCheckAt = moved;
     if (a.record === 'observation' && d) {
       const o = a.remoteId ? this.#observed.get(a.remoteId) : undefined;
       if (o && o.status !== row.status) {
@@ -394,6 +395,15 @@ export class Executor {
         patch.failureCount = 0;
       }
     }
+    // An in-sync row of an expiring kind: its next check is its renewal time, computed from
+    // the expiry as recorded (the one read from this listing drifts with the listing's own
+    // latency, and would move the row back and forth from pass to pass). It moves either way
+    // (a reload that changes renewBefore): left earlier, the row would come due for nothing.
+    const expiresAt = patch.expiresAt !== undefined ? patch.expiresAt : row.expiresAt;
+    const renewalTime = a.reason === Reason.InSync && this.provider.capabilities.renew && row.failureCount === 0 && expiresAt !== null && row.lifetimeSeconds !== null && d !== undefined;
+    if (renewalTime) next = nextCheckFor(d, { status: 'ACTIVE', expiresAt }, row.lifetimeSeconds, row.lastRenewedAt, { now, reconcileEverySeconds: this.reconcileEverySeconds, renews: true }, row.firstRenewalPending);
+    const moved = next ? touchedCheck(row.nextCheckAt, next, now, renewalTime) : undefined;
+    if (moved) patch.nextCheckAt = moved;
     if (Object.keys(patch).length === 0) return;
     if (a.record === 'observation') patch.lastObservedAt = now;
     const written = await this.deps.store.updateSubscription(row.id, row.version, patch);

@@ -143,6 +143,15 @@ export class Reconciler {
     return { deps: this.deps, provider, desired: this.#desiredOf(provider.account), recorded, reconcileEverySeconds: this.settings.reconcileEverySeconds, actionsAtOnce: this.settings.actionConcurrency, signal };
   }
 
+  /** Accounts whose last listing was given up for its budget: the next one runs without one. */
+  readonly #listingGivenUp = new Set<string>();
+
+  /** The recorded expiries of the account's renewals due now (what a listing is bounded by). */
+  #dueExpiries(provider: Provider, recorded: RecordedSubscription[], now: Date): Date[] {
+    const due = new Set(renewalsWithoutListing(provider, this.#desiredOf(provider.account), recorded, now).actions.map((a) => a.name));
+    return recorded.filter((r) => due.has(r.name) && r.expiresAt).map((r) => r.expiresAt!);
+  }
+
   /** Consecutive failed listings per account: the account's own backoff. */
   readonly #listFailures = new Map<string, number>();
 
@@ -257,13 +266,16 @@ export class Reconciler {
       const openIntents = opts.dryRun ? new Map() : await store.openIntents(account);
       // Expiry is measured from when the listing started: a slow listing errs early, never late.
       const listedAt = clock.now();
-      // Renewals due now wait on the listing: it may take a third of the time the soonest has left.
-      const waiting = opts.dryRun ? [] : renewalsWithoutListing(provider, this.#desiredOf(account), recorded, listedAt).actions;
-      const budget = listingBudgetMs(waiting.map((a) => recorded.find((r) => r.name === a.name)!.expiresAt!), listedAt);
+      // Renewals due now wait on the listing: it may take a third of the time the soonest has
+      // left. Not twice in a row, though: an account whose listing is always slower than that
+      // would never be listed again (nothing created, adopted or mended in it).
+      const budget = opts.dryRun || this.#listingGivenUp.has(account) ? undefined : listingBudgetMs(this.#dueExpiries(provider, recorded, listedAt), listedAt);
       const listing = budget === undefined ? undefined : deadline(budget, opts.signal);
+      this.#listingGivenUp.delete(account);
       try {
         observed = await provider.list(listing?.signal ?? opts.signal).catch((err: unknown) => {
           if (!listing?.timedOut || opts.signal?.aborted) throw err;
+          this.#listingGivenUp.add(account);
           throw new ProviderError('PROVIDER_TIMEOUT', `listing given up after ${budget} ms: renewals are due (a third of the time the soonest has left)`, 'retryable', {}, { cause: err });
         }).then((all) => all.map((o) => normalise(o, listedAt)));
         this.#listFailures.delete(account);

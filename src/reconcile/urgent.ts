@@ -8,11 +8,9 @@ import type { Provider } from '../providers/types.js';
 import { ACTIONS_AT_ONCE, Executor } from './executor.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
 
-/**
- * Renewals made without a fresh listing of the account: after a listing failed (or was given
- * up for taking too long), and between listings when this replica listed the account moments
- * ago (see Reconciler #renewalsOnly).
- */
+// Renewals made without a fresh listing of the account: after a listing failed (or was given
+// up for taking too long), and between listings when this replica listed the account moments
+// ago (see Reconciler #renewalsOnly).
 
 /**
  * The bound subscriptions of an account due for renewal by what Postgres recorded, soonest
@@ -85,7 +83,7 @@ export async function renewUrgent(u: UrgentRenewal, urgent: PlanResult): Promise
     const read = deadline(budget, signal);
     const seen = a.remoteId ? await provider.get(a.remoteId, read.signal).catch(() => null).finally(() => read.dispose()) : null;
     if (signal?.aborted) return [];
-    if (seen === undefined) return []; // gone: the next listing recreates it
+    if (seen === undefined) return []; // gone: the next listing (never cut short twice in a row) recreates it
     if (seen === null && row && recordedAt && row.lifetimeSeconds !== null && !blindRenewalNeeded(recordedAt, row.lifetimeSeconds, wanted.get(a.name), deps.clock.now())) return [];
     const expiresAt = seen ? normalise(seen, now).expiresAt : undefined;
     if (expiresAt && recordedAt && expiresAt.getTime() > recordedAt.getTime() + 1000) return [];

@@ -4,7 +4,6 @@ import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import { backoffSeconds } from '../policy/timing.js';
 import type { PassReport, Reconciler } from '../reconcile/reconciler.js';
 import type { Store } from '../store/types.js';
 import type { DeliveryPoller } from '../watchdog/deliveries.js';
@@ -40,8 +39,13 @@ export interface SchedulerOptions {
   hooks?: { deliverDue(signal?: AbortSignal): Promise<unknown> };
 }
 
-/** Retrying an unreachable database: 1 s, 2 s, 4 s, then every 5 s, so it resumes within seconds of the database's return. */
-const STORE_RETRY = { baseSeconds: 1, capSeconds: 5 };
+/**
+ * An unreachable database is pinged at every wake-up (one connection attempt a second), so
+ * that the loop resumes within a wake-up of its return: subscriptions that came due during
+ * the outage have seconds to spare at most. "Still unreachable" is logged at the 2nd, 4th,
+ * 8th… attempt, not every second.
+ */
+const STORE_RETRY_SECONDS = 1;
 
 /**
  * node-cron only wakes the loop; what is due comes from Postgres (nextCheckAt), plus a
@@ -217,11 +221,14 @@ export class Scheduler {
   }
 
   #storeDown(err: unknown): void {
+    // Several passes failing at once report the same outage: one attempt per wake-up counts.
+    const now = this.opts.clock.now().getTime();
+    if (!this.#storeUp && now < this.#storeRetryAt) return;
     this.#storeFailures++;
-    const delay = Math.max(STORE_RETRY.baseSeconds, backoffSeconds(this.#storeFailures, 0.5 + Math.random() / 2, undefined, STORE_RETRY));
-    this.#storeRetryAt = this.opts.clock.now().getTime() + delay * 1000;
+    this.#storeRetryAt = now + STORE_RETRY_SECONDS * 1000;
+    const attempt = this.#storeFailures;
     if (this.#storeUp) this.opts.logger.error({ err: errorMessage(err) }, 'database unreachable: no pass starts until it answers again');
-    else this.opts.logger.warn({ err: errorMessage(err), attempt: this.#storeFailures, retryInSeconds: Math.round(delay) }, 'database still unreachable');
+    else if ((attempt & (attempt - 1)) === 0) this.opts.logger.warn({ err: errorMessage(err), attempt, retryInSeconds: STORE_RETRY_SECONDS }, 'database still unreachable');
     this.#storeUp = false;
     this.opts.metrics?.storeUp.set(0);
   }

@@ -157,6 +157,22 @@ describe('a listing that fails when a renewal is due', () => {
     expect(row!.expiresAt!.getTime()).toBeGreaterThan(stack.clock.now().getTime() + 50_000);
   });
 
+  it('a listing always slower than its budget is given up once, not twice in a row: a lost subscription is still recreated', async () => {
+    stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
+    await stack.app.reconciler.pass('infinity');
+    stack.clock.advance(57); // 3 s left: a listing may take a second
+    stack.sandbox.tenants.get('client-a')!.clear(); // lost at the provider: a read by id finds nothing to renew
+    stack.sandbox.addFault({ method: 'GET', path: '/api/events/v1/subscriptions$', delayMs: 1500, count: 2 });
+    const first = await stack.app.reconciler.pass('infinity', { full: true });
+    expect(first.error).toMatch(/listing given up/);
+    expect(first.actions).toEqual([]);
+    // The row is still due by its recorded expiry; the next listing runs to its end all the same.
+    const second = await stack.app.reconciler.pass('infinity', { full: true });
+    expect(second.error).toBeUndefined();
+    expect(second.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['a:recreate:succeeded']);
+    expect(stack.sandbox.subscriptions('client-a').map((x) => x.status)).toEqual(['ACTIVE']);
+  });
+
   it('a renewal that fails early in its window is tried again within the same pass, not left to the next one', async () => {
     stack = await startStack({ lifetime: 60, subs: [{ name: 'a' }] });
     await stack.app.reconciler.pass('infinity');
