@@ -7,13 +7,12 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { SUBSCRIPTION_CAUSES } from '../policy/gaps.js';
 import { healthOf } from '../policy/health.js';
-import { normalise } from '../policy/next.js';
 import { plan, type PlanResult } from '../policy/plan.js';
 import type { Provider } from '../providers/types.js';
 import type { Store } from '../store/types.js';
 import type { Prober } from '../watchdog/prober.js';
 import { FencedError, AccountLease } from '../store/lease.js';
-import { afterListFailure, listingBudgetMs } from '../policy/next.js';
+import { afterListFailure, listingBudgetMs, normalise } from '../policy/next.js';
 import { Executor, failureInfo } from './executor.js';
 import type { GapRecorder } from './gaps.js';
 import { fenced } from './fence.js';
@@ -133,10 +132,9 @@ export class Reconciler {
     const due = recorded.filter((r) => r.state !== 'deleted' && r.nextCheckAt <= now);
     // An expired one may be INACTIVE or gone: the provider has to be looked at.
     if (!due.length || due.some((r) => !r.expiresAt || r.expiresAt <= now || r.state !== 'active')) return undefined;
-    const renewals = renewalsWithoutListing(provider, this.#desiredOf(provider.account), recorded, now);
+    const renewals = renewalsWithoutListing(provider, this.#desiredOf(provider.account), recorded, now, `it was listed ${Math.round((now.getTime() - listed.at) / 1000)} s ago`);
     const names = new Set(renewals.actions.map((a) => a.name));
-    if (!due.every((r) => names.has(r.name))) return undefined;
-    return { ...renewals, actions: renewals.actions.map((a) => ({ ...a, message: a.message.replace('and the listing failed; renewing by the recorded id', `listed ${Math.round((now.getTime() - listed.at) / 1000)} s ago; renewing by the recorded id`) })) };
+    return due.every((r) => names.has(r.name)) ? renewals : undefined;
   }
 
   #urgent(provider: Provider, recorded: RecordedSubscription[], signal: AbortSignal | undefined): UrgentRenewal {

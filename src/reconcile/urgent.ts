@@ -18,7 +18,14 @@ import type { ActionReport, ReconcilerDeps } from './reconciler.js';
  * listing. (A renewal of a subscription the provider lost answers 404; the next listing
  * recreates it.) `desired` is the account's own declared subscriptions.
  */
-export function renewalsWithoutListing(provider: Provider, desired: DesiredSubscription[], recorded: RecordedSubscription[], now: Date): PlanResult {
+export function renewalsWithoutListing(
+  provider: Provider,
+  desired: DesiredSubscription[],
+  recorded: RecordedSubscription[],
+  now: Date,
+  /** Why there is no fresh listing, for each action's message. */
+  why = 'the listing failed',
+): PlanResult {
   const actions: Action[] = [];
   if (!provider.capabilities.renew) return { actions, nextCheck: new Map(), orphans: [] };
   const wanted = new Map(desired.map((d) => [d.name, d]));
@@ -34,7 +41,7 @@ export function renewalsWithoutListing(provider: Provider, desired: DesiredSubsc
   }
   due.sort((a, b) => a.expiresAt!.getTime() - b.expiresAt!.getTime());
   for (const r of due) {
-    actions.push({ provider: r.provider, name: r.name, action: 'renew', reason: Reason.RenewalDue, remoteId: r.remoteId!, message: `expires at ${r.expiresAt!.toISOString()} and the listing failed; renewing by the recorded id` });
+    actions.push({ provider: r.provider, name: r.name, action: 'renew', reason: Reason.RenewalDue, remoteId: r.remoteId!, message: `expires at ${r.expiresAt!.toISOString()} and ${why}; renewing by the recorded id` });
   }
   return { actions, nextCheck: new Map(), orphans: [] };
 }
