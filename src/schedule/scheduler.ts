@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
+import { holding, PassSlot, Slots } from '../lib/slots.js';
 import type { PassReport, Reconciler } from '../reconcile/reconciler.js';
 import type { Store } from '../store/types.js';
 import type { DeliveryPoller } from '../watchdog/deliveries.js';
@@ -16,7 +17,10 @@ export interface SchedulerOptions {
   logger: Logger;
   metrics?: Metrics;
   reconcileEverySeconds: number;
-  /** Passes running at once, over different accounts. */
+  /**
+   * Passes doing work at once, over different accounts. A pass waiting on a provider's rate
+   * limit lets its slot go meanwhile (lib/slots.ts), so more passes than this may be under way.
+   */
   concurrency: number;
   /** Deadline of one pass: its provider calls are aborted then. */
   passTimeoutSeconds?: number;
@@ -64,6 +68,7 @@ const STORE_RETRY_SECONDS = 1;
 export class Scheduler {
   readonly #lastPass = new Map<string, number>();
   readonly #inflight = new Map<string, Promise<PassReport | undefined>>();
+  readonly #slots: Slots;
   /** Due accounts of the last wake-up still waiting for a free slot, in order. */
   #waiting: string[] = [];
   #stopping = false;
@@ -92,11 +97,13 @@ export class Scheduler {
 
   constructor(private opts: SchedulerOptions) {
     opts.metrics?.storeUp.set(1);
+    this.#slots = new Slots(opts.concurrency, () => this.#fill());
   }
 
   /** A reloaded config: intervals and limits for what starts from now on. */
   reconfigure(o: Pick<SchedulerOptions, 'reconcileEverySeconds' | 'concurrency' | 'passTimeoutSeconds' | 'historyKeepSeconds'>): void {
     this.opts = { ...this.opts, ...o };
+    this.#slots.resize(this.opts.concurrency);
   }
 
   /** These accounts are due at the next wake-up (a reloaded config changed what they should hold). */
@@ -277,12 +284,15 @@ export class Scheduler {
 
   /** Starts waiting passes while slots are free (and the store is up); they join the current round. */
   #fill(): void {
-    while (this.#waiting.length && this.#inflight.size < Math.max(1, this.opts.concurrency) && this.#storeUp && !this.#stopping && !this.#abort.signal.aborted) {
+    while (this.#storeUp && !this.#stopping && !this.#abort.signal.aborted) {
+      while (this.#waiting.length && this.#inflight.has(this.#waiting[0]!)) this.#waiting.shift();
+      if (!this.#waiting.length || !this.#slots.tryTake()) return;
       const a = this.#waiting.shift()!;
-      if (this.#inflight.has(a)) continue;
-      const p = this.#runPass(a).finally(() => {
+      const slot = new PassSlot(this.#slots);
+      const p = holding(slot, () => this.#runPass(a)).finally(() => {
         this.#inflight.delete(a);
-        this.#fill();
+        // Gives the slot back, which starts the next waiting pass (onFree is #fill).
+        slot.close();
       });
       this.#inflight.set(a, p);
       this.#round.push(p);

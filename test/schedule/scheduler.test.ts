@@ -4,6 +4,7 @@ import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { PassReport, Reconciler } from '../../src/reconcile/reconciler.js';
 import { Scheduler } from '../../src/schedule/scheduler.js';
+import { withoutSlot } from '../../src/lib/slots.js';
 import type { Store } from '../../src/store/types.js';
 
 /**
@@ -62,6 +63,40 @@ describe('scheduler', () => {
     } finally {
       await s.stop(100);
     }
+  });
+});
+
+describe('scheduler, passes waiting on a rate limit', () => {
+  it('a pass waiting on its provider\'s pace lets its slot go: the other accounts run meanwhile, and no more than `concurrency` work at once', async () => {
+    let working = 0;
+    let most = 0;
+    const ended: string[] = [];
+    const work = async (ms: number) => {
+      working++;
+      most = Math.max(most, working);
+      await sleep(ms);
+      working--;
+    };
+    const reconciler = {
+      accounts: ['throttled-1', 'throttled-2', 'a', 'b', 'c', 'd'],
+      async pass(a: string): Promise<PassReport> {
+        await work(5);
+        // A throttled account: three requests 150 ms apart, each followed by some work.
+        if (a.startsWith('throttled')) for (let i = 0; i < 3; i++) (await withoutSlot(() => sleep(150)), await work(5));
+        else await work(20);
+        ended.push(a);
+        return { provider: a, actions: [], orphans: [] };
+      },
+      async heartbeat() {},
+    } as unknown as Reconciler;
+    const { store } = fixture([], 0);
+    const s = new Scheduler({ reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 60, concurrency: 1 });
+    const reports = await s.tick();
+    expect(reports).toHaveLength(6);
+    // Holding their slot, the throttled accounts would end first, each after 450 ms.
+    expect(ended.slice(0, 4)).toEqual(['a', 'b', 'c', 'd']);
+    expect(ended.slice(4).sort()).toEqual(['throttled-1', 'throttled-2']);
+    expect(most).toBe(1);
   });
 });
 
