@@ -116,7 +116,7 @@ export async function createApp(config: Config, databaseUrl: string, opts: AppOp
   let scheduler: Scheduler | undefined;
   const read = <T>(fn: () => Promise<T[]>) => (): Promise<T[]> =>
     !migrated ? Promise.resolve([]) : scheduler && !scheduler.storeUp ? Promise.reject(new Error('database unreachable')) : fn();
-  const metrics = new Metrics(read(() => store.listSubscriptions()), {
+  const metrics = new Metrics(read(() => store.subscriptionGauges()), {
       readTargets: read(() => store.listTargets()),
       readDeliveries: read(() => store.listDeliveries()),
       leases: { read: read(() => store.listLeases()), holder },
@@ -239,6 +239,7 @@ function emptyStore(store: Store): Store {
   const readOnly = () => Promise.reject(new Error('the database is read-only here (plan)'));
   return {
     listSubscriptions: async () => [],
+    subscriptionGauges: async () => [],
     history: async () => [],
     pruneHistory: readOnly,
     dueProviders: async () => [],

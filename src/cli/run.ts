@@ -93,8 +93,10 @@ export async function stopOnSignal(logger: Logger, stop: () => Promise<void>): P
 }
 
 export async function runDaemon(file: string, opts: { allowMassDelete: boolean; watch?: boolean }): Promise<void> {
-  const config = loadOrExit(file);
+  // Read in a function of its own: a variable of this one, which lives as long as the
+  // process, would keep the first config (10,000 subscriptions: some 10 MB) after a reload.
   const logger = cliLogger();
+  const start = (signal: AbortSignal) => startDaemon(loadOrExit(file), logger, { ...opts, signal });
   // SIGHUP reloads the config; until the daemon runs, one is noted and acted on once it does.
   let hupBeforeStart = false;
   const earlyHup = () => (hupBeforeStart = true);
@@ -106,7 +108,7 @@ export async function runDaemon(file: string, opts: { allowMassDelete: boolean; 
   process.once('SIGINT', abort);
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(config, logger, { ...opts, signal: starting.signal });
+    daemon = await start(starting.signal);
   } catch (err) {
     if (!starting.signal.aborted) throw err;
     logger.info('stopped before the database answered');

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { ActionKind, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
-import type { DeliveryRecord, GapRow } from '../store/types.js';
+import type { ActionKind, RecordedTarget, SubscriptionState } from '../domain/types.js';
+import type { DeliveryRecord, GapRow, SubscriptionGauge } from '../store/types.js';
 import type { RequestObserver } from './http.js';
 
 /** hookwarden's version, from its package.json (next to dist/ and src/ alike). */
@@ -60,7 +60,7 @@ export class Metrics {
   readonly #accounts = new Set<string>();
 
   constructor(
-    readSubscriptions?: () => Promise<RecordedSubscription[]>,
+    readSubscriptions?: () => Promise<SubscriptionGauge[]>,
     opts: {
       defaultMetrics?: boolean;
       readTargets?: () => Promise<RecordedTarget[]>;
@@ -187,11 +187,12 @@ export class Metrics {
         },
       });
       const gauge = rowGauges(registers, rows, 'subscription', (r) => ({ provider: r.provider, subscription: r.name }));
-      gauge('hookwarden_subscription_expiry_timestamp_seconds', 'When the subscription expires at the provider unless renewed; absent for subscriptions that do not expire.', (r) => ts(r.expiresAt));
-      gauge('hookwarden_subscription_next_check_timestamp_seconds', 'When hookwarden next looks at the subscription (renewal or periodic check).', (r) => ts(r.nextCheckAt));
+      const seconds = (ms: number | null) => (ms === null ? undefined : ms / 1000);
+      gauge('hookwarden_subscription_expiry_timestamp_seconds', 'When the subscription expires at the provider unless renewed; absent for subscriptions that do not expire.', (r) => seconds(r.expiresAt));
+      gauge('hookwarden_subscription_next_check_timestamp_seconds', 'When hookwarden next looks at the subscription (renewal or periodic check).', (r) => seconds(r.nextCheckAt));
       gauge('hookwarden_subscription_active', '1 when the provider reports the subscription ACTIVE, else 0.', (r) => (r.state === 'active' ? 1 : 0));
       gauge('hookwarden_subscription_consecutive_failures', 'Consecutive failed actions on the subscription.', (r) => r.failureCount);
-      gauge('hookwarden_subscription_last_renewal_timestamp_seconds', 'When the subscription was last created or renewed.', (r) => ts(r.lastRenewedAt));
+      gauge('hookwarden_subscription_last_renewal_timestamp_seconds', 'When the subscription was last created or renewed.', (r) => seconds(r.lastRenewedAt));
     }
   }
 

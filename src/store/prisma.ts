@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
 import type {
   CloseGaps, DeliveryRecord, GapCause, GapConfidence, GapFilter, GapRow, GapSubject, HistoryEntry, HookAttempt, HookState, LeaseRow, NewGap, NewSubscription, Store,
-  SubscriptionPatch, TargetKey, TargetPatch,
+  SubscriptionGauge, SubscriptionPatch, TargetKey, TargetPatch,
 } from './types.js';
 
 type Row = Awaited<ReturnType<PrismaClient['subscription']['findFirstOrThrow']>>;
@@ -13,6 +13,7 @@ type GapModel = Awaited<ReturnType<PrismaClient['coverageGap']['findFirstOrThrow
 
 /** Rows per query when every account's subscriptions are read (see listSubscriptions). */
 const LIST_PAGE_ROWS = 1000;
+const BY_NAME = [{ provider: 'asc' as const }, { name: 'asc' as const }];
 
 export class PrismaStore implements Store {
   readonly #prisma: PrismaClient;
@@ -46,19 +47,35 @@ export class PrismaStore implements Store {
   }
 
   async listSubscriptions(provider?: string): Promise<RecordedSubscription[]> {
-    const orderBy = [{ provider: 'asc' as const }, { name: 'asc' as const }];
-    if (provider) return (await this.#prisma.subscription.findMany({ where: { provider }, orderBy })).map(toRecorded);
-    // Every account's rows (a /metrics scrape, the status page): read a page at a time. The
-    // client decodes a result in one go; 10,000 rows held the event loop for about 100 ms.
-    const out: RecordedSubscription[] = [];
+    if (provider) return (await this.#prisma.subscription.findMany({ where: { provider }, orderBy: BY_NAME })).map(toRecorded);
+    // Every account's rows (the status page): read a page at a time. The client decodes a
+    // result in one go; 10,000 rows held the event loop for about 100 ms.
+    return this.#everyRow((page) => this.#prisma.subscription.findMany(page), toRecorded);
+  }
+
+  async subscriptionGauges(): Promise<SubscriptionGauge[]> {
+    const select = { provider: true, name: true, state: true, expiresAt: true, nextCheckAt: true, lastRenewedAt: true, failureCount: true } as const;
+    const ms = (d: Date | null) => (d ? d.getTime() : null);
+    return this.#everyRow(
+      (page) => this.#prisma.subscription.findMany({ ...page, select }),
+      (r) => ({ provider: r.provider, name: r.name, state: r.state as SubscriptionState, expiresAt: ms(r.expiresAt), nextCheckAt: ms(r.nextCheckAt), lastRenewedAt: ms(r.lastRenewedAt), failureCount: r.failureCount }),
+    );
+  }
+
+  /** Every subscription row, LIST_PAGE_ROWS a query (keyset on provider, name). */
+  async #everyRow<R extends { provider: string; name: string }, T>(
+    read: (page: { where: Prisma.SubscriptionWhereInput; orderBy: typeof BY_NAME; take: number }) => Promise<R[]>,
+    map: (row: R) => T,
+  ): Promise<T[]> {
+    const out: T[] = [];
     let after: { provider: string; name: string } | undefined;
     for (;;) {
-      const rows = await this.#prisma.subscription.findMany({
+      const rows = await read({
         where: after ? { OR: [{ provider: { gt: after.provider } }, { provider: after.provider, name: { gt: after.name } }] } : {},
-        orderBy,
+        orderBy: BY_NAME,
         take: LIST_PAGE_ROWS,
       });
-      for (const r of rows) out.push(toRecorded(r));
+      for (const r of rows) out.push(map(r));
       if (rows.length < LIST_PAGE_ROWS) return out;
       after = rows[rows.length - 1]!;
     }

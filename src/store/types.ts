@@ -1,4 +1,4 @@
-import type { OpenIntent, RecordedSubscription, RecordedTarget } from '../domain/types.js';
+import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
 
 export type NewSubscription = Pick<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt'> &
   Partial<Omit<RecordedSubscription, 'id' | 'provider' | 'name' | 'kind' | 'state' | 'nextCheckAt' | 'version'>>;
@@ -199,11 +199,28 @@ export interface GapStore {
   pruneGaps(before: Date): Promise<number>;
 }
 
+/**
+ * What /metrics shows of a subscription row: a scrape reads every row, and the last rows read
+ * are kept to answer while the database is away, so only what a gauge reads (times in
+ * milliseconds since the epoch).
+ */
+export interface SubscriptionGauge {
+  provider: string;
+  name: string;
+  state: SubscriptionState;
+  expiresAt: number | null;
+  nextCheckAt: number | null;
+  lastRenewedAt: number | null;
+  failureCount: number;
+}
+
 /** What Postgres remembers. The Prisma implementation is the only place that imports @prisma/client. */
 export interface Store extends LeaseStore, GapStore {
   /** A round trip to the database on a connection of its own, with a short timeout; throws when it is unreachable. */
   ping(): Promise<void>;
   listSubscriptions(provider?: string): Promise<RecordedSubscription[]>;
+  /** Every account's subscriptions as /metrics shows them (only the columns its gauges read). */
+  subscriptionGauges(): Promise<SubscriptionGauge[]>;
   /** null when a row for (provider, name) already exists (another replica was first). */
   insertSubscription(row: NewSubscription): Promise<RecordedSubscription | null>;
   /** Conditional on the row version: null when someone else wrote it first. */

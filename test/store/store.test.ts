@@ -137,6 +137,14 @@ describe('Postgres store', () => {
     expect(new Set(keys).size).toBe(2500);
     expect(keys).toEqual([...keys].sort());
     expect((await store.listSubscriptions('paged-1')).map((r) => r.name)).toEqual(all.filter((r) => r.provider === 'paged-1').map((r) => r.name));
+    // What /metrics reads: the same rows, with only what its gauges show, times in milliseconds.
+    const gauges = (await store.subscriptionGauges()).filter((r) => r.provider.startsWith('paged-'));
+    expect(gauges.map((r) => `${r.provider}/${r.name}`)).toEqual(keys);
+    const byKey = new Map(all.map((r) => [`${r.provider}/${r.name}`, r]));
+    for (const g of gauges) {
+      const r = byKey.get(`${g.provider}/${g.name}`)!;
+      expect(g).toEqual({ provider: r.provider, name: r.name, state: r.state, expiresAt: r.expiresAt?.getTime() ?? null, nextCheckAt: r.nextCheckAt?.getTime() ?? null, lastRenewedAt: r.lastRenewedAt?.getTime() ?? null, failureCount: r.failureCount });
+    }
   });
 
   it('lists due accounts, most overdue first', async () => {
