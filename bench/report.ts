@@ -284,7 +284,7 @@ export function analyse(raw: Raw): { json: unknown; table: string } {
     // Where the busiest seconds fell (seconds after the window's start): to tell a burst that
     // recurs each cycle from one that happened once (a pause of the process).
     const peaks = bins.map((n, second) => ({ second, n })).sort((a, b) => b.n - a.n).slice(0, 5);
-    return { renewals: ts.length, meanPerSecond: r2(mean), peakPerSecond: peak, spread: mean ? r2(peak / mean) : null, p99PerSecond: quantile(bins, 0.99), peaks };
+    return { renewals: ts.length, meanPerSecond: r2(mean), peakPerSecond: peak, spread: mean ? r2(peak / mean) : null, p99PerSecond: quantile(bins, 0.99), peaks, perSecond: bins };
   };
   const spread = { cohort: cohort.size, ...spreadOf(raw.steady.from, raw.steady.to) };
   const naiveSpread = { cohort: cohort.size, ...spreadOf(raw.naive.from, raw.naive.to) };

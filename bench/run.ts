@@ -235,8 +235,11 @@ async function main(): Promise<number> {
         await sleep(100);
         passes = await since();
       }
-      // Put the defaults back once every pass has planned with the reloaded config.
-      while (revert && passes.some((p) => p.planned === 0 && p.end === 0) && Date.now() < until) {
+      // The first pass of each account since the reload, once ended.
+      const firsts = (ps: PassRecord[]) => [...new Map([...ps].reverse().map((p) => [p.account, p])).values()];
+      // Put the defaults back once each account's first pass has planned with the reloaded
+      // config (later passes keep starting: with renewBefore 99% everything stays due).
+      while (revert && firsts(passes).some((p) => p.planned === 0 && p.end === 0) && Date.now() < until) {
         await sleep(50);
         passes = await since();
       }
@@ -246,8 +249,6 @@ async function main(): Promise<number> {
         writeConfig();
         revertedAt = await daemon.reload();
       }
-      // The first pass of each account since the reload, once ended.
-      const firsts = (ps: PassRecord[]) => [...new Map([...ps].reverse().map((p) => [p.account, p])).values()];
       while (firsts(passes).some((p) => p.end === 0) && Date.now() < until) {
         await sleep(200);
         passes = await since();

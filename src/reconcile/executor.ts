@@ -9,6 +9,7 @@ import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
 import type { SubscriptionPatch } from '../store/types.js';
+import { withoutSlot } from '../lib/slots.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
 
 /**
@@ -71,7 +72,8 @@ export class Executor {
           for (let tries = 1; tries < IN_PASS_TRIES && slots[i]!.outcome === 'failed'; tries++) {
             const wait = this.#retryWait(a);
             if (wait === undefined || stopped !== undefined) break;
-            await sleep(wait, undefined, this.signal ? { signal: this.signal } : {}).catch(() => undefined);
+            // Waiting for the retry uses neither CPU nor Postgres: the pass lets its slot go.
+            await withoutSlot(() => sleep(wait, undefined, this.signal ? { signal: this.signal } : {}).catch(() => undefined));
             if (this.signal?.aborted || stopped !== undefined) return;
             this.#failedNames.delete(a.name);
             slots[i] = await this.#one(a);
