@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * A signal that aborts when `parent` does or after `ms`, and lets go of both when disposed.
  * `AbortSignal.any([parent, AbortSignal.timeout(ms)])` keeps each derived signal, and
@@ -14,6 +16,10 @@ export interface Deadline {
 
 export function deadline(ms: number, parent?: AbortSignal): Deadline {
   const c = new AbortController();
+  // A pass's signal is listened to by each of its requests, rate-limiter waits and retry
+  // sleeps under way (up to defaults.actionConcurrency of each), every listener removed when
+  // its operation ends: Node's warning at 11 ("possible memory leak") would be a false alarm.
+  setMaxListeners(0, c.signal);
   let timedOut = false;
   const onAbort = () => c.abort(parent?.reason);
   let timer: NodeJS.Timeout | undefined;

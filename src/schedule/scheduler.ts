@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { deadline } from '../lib/deadline.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock } from '../lib/clock.js';
@@ -98,6 +99,8 @@ export class Scheduler {
   constructor(private opts: SchedulerOptions) {
     opts.metrics?.storeUp.set(1);
     this.#slots = new Slots(opts.concurrency, () => this.#fill());
+    // Each pass under way listens to it (through its deadline), one per account at most.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   /** A reloaded config: intervals and limits for what starts from now on. */
