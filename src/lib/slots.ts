@@ -52,42 +52,61 @@ export class Slots {
 }
 
 /**
- * One pass's hold on a slot. The pass starts holding it and lets go while it waits on a
- * provider's pace (see withoutSlot), so that an account throttled to 10 requests a second does
- * not keep other accounts from running: with every slot held by throttled accounts, a first
- * start over many Dixa accounts crawled at 10 requests a second per slot while the rest
- * waited. A task that is done waiting takes a slot again before going on.
+ * One pass's hold on a slot. The pass starts holding it and lets go while it waits on its
+ * provider (see withoutSlot), so that an account throttled to 10 requests a second does not
+ * keep other accounts from running: with every slot held by throttled accounts, a first start
+ * over many Dixa accounts crawled at 10 requests a second per slot while the rest waited.
  *
- * The pass's tasks run side by side (defaults.actionConcurrency) and only their waits are
- * seen: the slot goes at a wait unless a task came back from one and has not started another
- * since; the pass before its first wait counts as one such task. The tasks of one pass that
- * are back share its one slot.
+ * What counts is the pass's flows at work: the pass itself and each task it runs side by
+ * side (defaults.actionConcurrency; see inTask), from its start to its end, except while it
+ * waits in withoutSlot. The slot goes when none is at work; a flow that starts or comes back
+ * from a wait goes on only once the pass holds a slot again (taken ahead of passes not yet
+ * started). The flows of one pass share its one slot.
  */
 export class PassSlot {
-  /** Tasks back from a wait (or the pass before any wait) that have not started another. */
-  #active = 1;
+  #working = 1;
   #held = true;
   #taking: Promise<void> | undefined;
   #closed = false;
 
   constructor(private readonly slots: Slots) {}
 
+  /** Waits for `wait` as a flow not at work. */
   async idle<T>(wait: () => Promise<T>): Promise<T> {
-    if (this.#active > 0) this.#active--;
-    if (this.#active === 0 && this.#held) this.#let();
+    this.#stop();
     try {
       return await wait();
     } finally {
-      this.#active++;
-      if (!this.#closed && !this.#held) await (this.#taking ??= this.#take());
+      await this.#start();
     }
   }
 
-  /** The pass is over: its slot goes back (a task still waiting then takes none). */
+  /** Runs `fn` as a flow of its own (a task run side by side): at work from now until it ends. */
+  async task<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#start();
+    try {
+      return await fn();
+    } finally {
+      this.#stop();
+    }
+  }
+
+  /** The pass is over: its slot goes back (a flow still waiting then takes none). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#held) this.#let();
+  }
+
+  #stop(): void {
+    this.#working--;
+    if (this.#working === 0 && this.#held) this.#let();
+  }
+
+  /** Counted at once (synchronously), so that a task started right after still sees the slot held. */
+  async #start(): Promise<void> {
+    this.#working++;
+    while (!this.#closed && !this.#held) await (this.#taking ??= this.#take());
   }
 
   #let(): void {
@@ -99,8 +118,8 @@ export class PassSlot {
     await this.slots.take();
     this.#taking = undefined;
     this.#held = true;
-    // Closed, or every task went back to waiting, while the slot was on its way.
-    if (this.#closed || this.#active === 0) this.#let();
+    // Closed, or every flow went back to waiting, while the slot was on its way.
+    if (this.#closed || this.#working === 0) this.#let();
   }
 }
 
@@ -113,9 +132,16 @@ export function holding<T>(slot: PassSlot, fn: () => Promise<T>): Promise<T> {
 
 /**
  * Waits for `wait` without holding the pass's slot: for waits that use neither CPU nor
- * Postgres, such as a provider's rate limit. Outside a pass it just waits.
+ * Postgres (a provider's rate limit and the request behind it, a retry's delay, the pass's
+ * own tasks). Outside a pass it just waits.
  */
 export function withoutSlot<T>(wait: () => Promise<T>): Promise<T> {
   const slot = current.getStore();
   return slot ? slot.idle(wait) : wait();
+}
+
+/** Runs `fn` as a task of the current pass (one of those run side by side); outside a pass it just runs it. */
+export function inTask<T>(fn: () => Promise<T>): Promise<T> {
+  const slot = current.getStore();
+  return slot ? slot.task(fn) : fn();
 }

@@ -9,7 +9,7 @@ import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
 import type { SubscriptionPatch } from '../store/types.js';
-import { withoutSlot } from '../lib/slots.js';
+import { inTask, withoutSlot } from '../lib/slots.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
 
 /**
@@ -79,13 +79,16 @@ export class Executor {
             slots[i] = await this.#one(a);
           }
         } catch (err) {
+          // The jobs still queued see it and return at once (a cleared p-queue job never settles).
           stopped ??= err;
-          queue.clear();
           return;
         }
       }
     };
-    await Promise.all([...bySubscription.values()].map((indexes) => queue.add(() => one(indexes))));
+    // Each subscription's chain is a task of the pass (lib/slots.ts); while they run, the
+    // pass itself waits for them.
+    const jobs = [...bySubscription.values()].map((indexes) => queue.add(() => inTask(() => one(indexes))));
+    if (jobs.length) await withoutSlot(() => Promise.all(jobs));
     if (stopped !== undefined) throw stopped;
     return slots.filter((r): r is ActionReport => r !== undefined);
   }

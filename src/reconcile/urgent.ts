@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { inTask, withoutSlot } from '../lib/slots.js';
 import { Reason, type Action, type DesiredSubscription, type RecordedSubscription } from '../domain/types.js';
 import { deadline } from '../lib/deadline.js';
 import { minRenewGapSeconds, normalise } from '../policy/next.js';
@@ -98,21 +99,22 @@ export async function renewUrgent(u: UrgentRenewal, urgent: PlanResult): Promise
     return new Executor(deps, provider, desired, [], recorded, only, u.reconcileEverySeconds, signal, 1).run();
   };
   let stopped: unknown;
-  const reports = await Promise.all(
-    urgent.actions.map((a) =>
-      queue.add(async () => {
+  const jobs = urgent.actions.map((a) =>
+    queue.add(() =>
+      inTask(async () => {
         if (stopped !== undefined) return [];
         try {
           return await one(a);
         } catch (err) {
-          // A lost lease (or a pass cut short) stops the others before their next write.
+          // A lost lease (or a pass cut short) stops the others before their next write: the
+          // jobs still queued see it and return at once (a cleared p-queue job never settles).
           stopped ??= err;
-          queue.clear();
           return [];
         }
       }),
     ),
   );
+  const reports = await withoutSlot(() => Promise.all(jobs));
   if (stopped !== undefined) throw stopped;
   return reports.flat();
 }

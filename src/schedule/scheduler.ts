@@ -128,7 +128,13 @@ export class Scheduler {
     return [...this.#inflight.keys()];
   }
 
-  /** Accounts due now: those with due rows (most overdue first), then those whose periodic pass has come. */
+  /**
+   * Accounts due now: those with due rows (most overdue first), then those a reload or a
+   * callback's change of health made due, then those whose periodic pass has come. When more
+   * are due than there are slots (a reload makes every account due at once), the renewals
+   * nearest their expiry go first: a reload listed in config order had AXP Notification
+   * accounts, last in the file, renew 2 s after expiry behind 2,600 renewals with time to spare.
+   */
   async due(): Promise<string[]> {
     const now = this.opts.clock.now().getTime();
     const accounts = this.opts.reconciler.accounts;
@@ -137,7 +143,7 @@ export class Scheduler {
       const last = this.#lastPass.get(a);
       return last === undefined || now - last >= this.opts.reconcileEverySeconds * 1000;
     });
-    return [...new Set([...this.#forced, ...fromStore, ...periodic])];
+    return [...new Set([...fromStore, ...this.#forced, ...periodic])];
   }
 
   /**

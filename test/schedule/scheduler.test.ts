@@ -66,6 +66,19 @@ describe('scheduler', () => {
   });
 });
 
+describe('scheduler, order of due accounts', () => {
+  it('accounts with overdue rows go before those a reload made due (config order), most overdue first', async () => {
+    const f = fixture(['a', 'b', 'c', 'late', 'later'], 5);
+    const store = { ...f.store, dueProviders: async () => ['later', 'late'] } as unknown as Store;
+    const s = new Scheduler({ reconciler: f.reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 1 });
+    await s.tick();
+    f.ended.length = 0;
+    s.force(['a', 'b', 'c', 'late', 'later']);
+    await s.tick();
+    expect(f.ended).toEqual(['later', 'late', 'a', 'b', 'c']);
+  });
+});
+
 describe('scheduler, passes waiting on a rate limit', () => {
   it('a pass waiting on its provider\'s pace lets its slot go: the other accounts run meanwhile, and no more than `concurrency` work at once', async () => {
     let working = 0;
@@ -81,8 +94,8 @@ describe('scheduler, passes waiting on a rate limit', () => {
       accounts: ['throttled-1', 'throttled-2', 'a', 'b', 'c', 'd'],
       async pass(a: string): Promise<PassReport> {
         await work(5);
-        // A throttled account: three requests 150 ms apart, each followed by some work.
-        if (a.startsWith('throttled')) for (let i = 0; i < 3; i++) (await withoutSlot(() => sleep(150)), await work(5));
+        // A throttled account: three requests 400 ms apart, each followed by some work.
+        if (a.startsWith('throttled')) for (let i = 0; i < 3; i++) (await withoutSlot(() => sleep(400)), await work(5));
         else await work(20);
         ended.push(a);
         return { provider: a, actions: [], orphans: [] };
@@ -93,7 +106,7 @@ describe('scheduler, passes waiting on a rate limit', () => {
     const s = new Scheduler({ reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 60, concurrency: 1 });
     const reports = await s.tick();
     expect(reports).toHaveLength(6);
-    // Holding their slot, the throttled accounts would end first, each after 450 ms.
+    // Holding their slot, the throttled accounts would end first, each after 1.2 s.
     expect(ended.slice(0, 4)).toEqual(['a', 'b', 'c', 'd']);
     expect(ended.slice(4).sort()).toEqual(['throttled-1', 'throttled-2']);
     expect(most).toBe(1);
