@@ -23,6 +23,12 @@ export interface ProviderCapabilities {
   disablesUnhealthyCallbacks?: boolean;
   /** A disabled subscription can be enabled again in place (Dixa's `enabled` flag, via renew()). */
   reenable?: boolean;
+  /**
+   * The adapter paces its own requests to the provider's published rate limit (Dixa): a pass
+   * over the account is bound by that pace, not by CPU or Postgres, and takes no slot of
+   * `defaults.concurrency` (schedule/scheduler.ts).
+   */
+  paced?: boolean;
 }
 
 export interface PlanInput {

@@ -9,7 +9,6 @@ import type { PlanResult } from '../policy/plan.js';
 import { FencedError } from '../store/lease.js';
 import type { Provider } from '../providers/types.js';
 import type { SubscriptionPatch } from '../store/types.js';
-import { inTask, withoutSlot } from '../lib/slots.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
 
 /**
@@ -72,8 +71,7 @@ export class Executor {
           for (let tries = 1; tries < IN_PASS_TRIES && slots[i]!.outcome === 'failed'; tries++) {
             const wait = this.#retryWait(a);
             if (wait === undefined || stopped !== undefined) break;
-            // Waiting for the retry uses neither CPU nor Postgres: the pass lets its slot go.
-            await withoutSlot(() => sleep(wait, undefined, this.signal ? { signal: this.signal } : {}).catch(() => undefined));
+            await sleep(wait, undefined, this.signal ? { signal: this.signal } : {}).catch(() => undefined);
             if (this.signal?.aborted || stopped !== undefined) return;
             this.#failedNames.delete(a.name);
             slots[i] = await this.#one(a);
@@ -85,10 +83,7 @@ export class Executor {
         }
       }
     };
-    // Each subscription's chain is a task of the pass (lib/slots.ts); while they run, the
-    // pass itself waits for them.
-    const jobs = [...bySubscription.values()].map((indexes) => queue.add(() => inTask(() => one(indexes))));
-    if (jobs.length) await withoutSlot(() => Promise.all(jobs));
+    await Promise.all([...bySubscription.values()].map((indexes) => queue.add(() => one(indexes))));
     if (stopped !== undefined) throw stopped;
     return slots.filter((r): r is ActionReport => r !== undefined);
   }

@@ -111,6 +111,11 @@ export class Reconciler {
     return [...this.deps.providers.keys()];
   }
 
+  /** Whether the account's adapter paces its own requests (a pass over it takes no concurrency slot). */
+  paced(account: string): boolean {
+    return this.deps.providers.get(account)?.capabilities.paced === true;
+  }
+
   /** When this replica last listed each account, under which lease (see #renewalsOnly). */
   readonly #listed = new Map<string, { at: number; lease: AccountLease }>();
 

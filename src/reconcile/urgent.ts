@@ -1,5 +1,4 @@
 import PQueue from 'p-queue';
-import { inTask, withoutSlot } from '../lib/slots.js';
 import { Reason, type Action, type DesiredSubscription, type RecordedSubscription } from '../domain/types.js';
 import { deadline } from '../lib/deadline.js';
 import { minRenewGapSeconds, normalise } from '../policy/next.js';
@@ -99,9 +98,9 @@ export async function renewUrgent(u: UrgentRenewal, urgent: PlanResult): Promise
     return new Executor(deps, provider, desired, [], recorded, only, u.reconcileEverySeconds, signal, 1).run();
   };
   let stopped: unknown;
-  const jobs = urgent.actions.map((a) =>
-    queue.add(() =>
-      inTask(async () => {
+  const reports = await Promise.all(
+    urgent.actions.map((a) =>
+      queue.add(async () => {
         if (stopped !== undefined) return [];
         try {
           return await one(a);
@@ -114,7 +113,6 @@ export async function renewUrgent(u: UrgentRenewal, urgent: PlanResult): Promise
       }),
     ),
   );
-  const reports = await withoutSlot(() => Promise.all(jobs));
   if (stopped !== undefined) throw stopped;
   return reports.flat();
 }

@@ -6,7 +6,6 @@ import { createDispatcher, errorFromResponse, expectJson, requestJson, type Json
 import type { ProviderKind } from '../types.js';
 import { dixaAccountSchema, dixaSubscriptionSchema, type DixaAccount, type DixaSubscriptionConfig } from './config.js';
 import { scrubber } from '../../lib/scrub.js';
-import { withoutSlot } from '../../lib/slots.js';
 import { fromWire, toBody, toDeliveryStatus, toDesired, toLogEntry, wireDeliveryLog, wireDeliveryStatus, wireWebhook } from './mapping.js';
 
 /**
@@ -46,9 +45,8 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
     const observe = deps.metrics?.providerRequestObserver(account);
     const base = `${acc.baseUrl.replace(/\/+$/, '')}/${acc.apiVersion}/webhooks`;
     const shape = (path: string) => path.replace(/\/[0-9a-fA-F-]{36}(?=\/|$)/, '/{id}').replace(/\/logs\/[^/]+$/, '/logs/{event}');
-    // Waiting for the token's pace uses neither CPU nor Postgres: the pass lets its slot go.
     const call = (op: ProviderOperation, method: Dispatcher.HttpMethod, path: string, json?: unknown, signal?: AbortSignal): Promise<JsonResponse> =>
-      withoutSlot(() => queue.add(
+      queue.add(
         () =>
           requestJson(dispatcher, {
             method,
@@ -63,7 +61,7 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
             ...(observe ? { observe } : {}),
           }),
         signal ? { signal } : {},
-      ));
+      );
     const expect = <S extends z.ZodType>(res: JsonResponse, ok: number[], method: string, path: string, schema: S): z.output<S> =>
       expectJson(`${label}: ${method} /${acc.apiVersion}/webhooks${shape(path)}`, res, ok, schema);
     const one = async (id: string, signal?: AbortSignal) => {
@@ -74,7 +72,7 @@ export const dixa: ProviderKind<DixaAccount, DixaSubscriptionConfig> = {
     return {
       kind: 'dixa',
       account,
-      capabilities: { renew: false, update: true, reenable: true },
+      capabilities: { renew: false, update: true, reenable: true, paced: true },
       // One unpaged array; a webhook listed twice is kept once (the first occurrence).
       list: async (signal) => {
         const seen = new Set<string>();
