@@ -128,13 +128,10 @@ export class Scheduler {
 
   /**
    * Accounts due now: those never looked at yet (at start: everything to create), then those
-   * with due rows (most overdue first), then those a reload or a callback's change of health
-   * made due, then those whose periodic pass has come. When more are due than there are
-   * slots (a reload makes every account due at once), the renewals nearest their expiry go
-   * first: a reload listed in config order had AXP Notification accounts, last in the file,
-   * renew 2 s after expiry behind 2,600 renewals with time to spare. At start, accounts not
-   * yet listed go first: behind renewals due early in the first start, the first start took
-   * twice as long.
+   * a reload or a callback's change of health made due, then those with due rows (most
+   * overdue first), then those whose periodic pass has come. Made-due accounts go before due
+   * rows: rows due first always would starve them while renewals keep coming due (a reload
+   * with renewBefore 99% left a quarter of the accounts unlooked-at for 3 minutes).
    */
   async due(): Promise<string[]> {
     const now = this.opts.clock.now().getTime();
@@ -142,7 +139,7 @@ export class Scheduler {
     const fromStore = (await this.opts.store.dueProviders(new Date(now))).filter((a) => accounts.includes(a));
     const never = accounts.filter((a) => !this.#lastPass.has(a));
     const periodic = accounts.filter((a) => now - (this.#lastPass.get(a) ?? 0) >= this.opts.reconcileEverySeconds * 1000);
-    return [...new Set([...never, ...fromStore, ...this.#forced, ...periodic])];
+    return [...new Set([...never, ...this.#forced, ...fromStore, ...periodic])];
   }
 
   /**

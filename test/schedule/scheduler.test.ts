@@ -66,15 +66,18 @@ describe('scheduler', () => {
 });
 
 describe('scheduler, order of due accounts', () => {
-  it('accounts with overdue rows go before those a reload made due (config order), most overdue first', async () => {
-    const f = fixture(['a', 'b', 'c', 'late', 'later'], 5);
+  it('accounts never looked at go first, then those a reload made due, then overdue rows (most overdue first)', async () => {
+    const f = fixture(['a', 'b', 'late', 'later', 'new'], 5);
     const store = { ...f.store, dueProviders: async () => ['later', 'late'] } as unknown as Store;
     const s = new Scheduler({ reconciler: f.reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 1 });
+    (f.reconciler as { accounts: string[] }).accounts = ['a', 'b', 'late', 'later'];
     await s.tick();
     f.ended.length = 0;
-    s.force(['a', 'b', 'c', 'late', 'later']);
+    // A reload adds an account and makes b due.
+    (f.reconciler as { accounts: string[] }).accounts = ['a', 'b', 'late', 'later', 'new'];
+    s.force(['b']);
     await s.tick();
-    expect(f.ended).toEqual(['later', 'late', 'a', 'b', 'c']);
+    expect(f.ended).toEqual(['new', 'b', 'later', 'late']);
   });
 });
 
