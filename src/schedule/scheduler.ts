@@ -299,7 +299,7 @@ export class Scheduler {
     const next: string[] = [];
     for (const a of this.#waiting) {
       if (this.#inflight.has(a)) continue;
-      const paced = this.opts.reconciler.paced?.(a) ?? false;
+      const paced = this.opts.reconciler.paced(a);
       if (!paced && this.#slotted >= Math.max(1, this.opts.concurrency)) {
         next.push(a);
         continue;
