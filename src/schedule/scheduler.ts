@@ -76,8 +76,11 @@ export class Scheduler {
   /** The passes started since the last wake-up (those a full slot made wait included). */
   #round: Promise<PassReport | undefined>[] = [];
   readonly #abort = new AbortController();
-  /** Accounts whose callback health just changed: due at once. */
-  readonly #forced = new Set<string>();
+  /**
+   * Accounts made due (a reload changed what they should hold, or their callback's health
+   * changed), with when they were made due (by the injected clock).
+   */
+  readonly #forced = new Map<string, number>();
   #task: ScheduledTask | undefined;
   /** Wake-ups under way (the first one at start may overlap the first cron wake-up). */
   readonly #ticking = new Set<Promise<unknown>>();
@@ -109,7 +112,8 @@ export class Scheduler {
 
   /** These accounts are due at the next wake-up (a reloaded config changed what they should hold). */
   force(accounts: Iterable<string>): void {
-    for (const a of accounts) this.#forced.add(a);
+    const now = this.opts.clock.now().getTime();
+    for (const a of accounts) if (!this.#forced.has(a)) this.#forced.set(a, now);
   }
 
   get storeUp(): boolean {
@@ -128,18 +132,29 @@ export class Scheduler {
 
   /**
    * Accounts due now: those never looked at yet (at start: everything to create), then those
-   * a reload or a callback's change of health made due, then those with due rows (most
-   * overdue first), then those whose periodic pass has come. Made-due accounts go before due
-   * rows: rows due first always would starve them while renewals keep coming due (a reload
-   * with renewBefore 99% left a quarter of the accounts unlooked-at for 3 minutes).
+   * a reload or a callback's change of health made due and those with due rows, merged by
+   * since when each is due (oldest first), then those whose periodic pass has come.
+   *
+   * Merged by time, neither kind starves the other: a made-due account goes after rows that
+   * were overdue before it was made due (a reload made 200 accounts due in config order,
+   * and renewals about to lapse waited behind them), and before rows that came due after
+   * (with renewBefore 99%, renewed rows come due again within a second and would keep every
+   * made-due account waiting).
    */
   async due(): Promise<string[]> {
     const now = this.opts.clock.now().getTime();
     const accounts = this.opts.reconciler.accounts;
-    const fromStore = (await this.opts.store.dueProviders(new Date(now))).filter((a) => accounts.includes(a));
+    const known = new Set(accounts);
+    const since = new Map<string, number>();
+    for (const [a, t] of this.#forced) if (known.has(a)) since.set(a, t);
+    for (const d of await this.opts.store.dueProviders(new Date(now))) {
+      if (known.has(d.provider)) since.set(d.provider, Math.min(since.get(d.provider) ?? Infinity, d.since.getTime()));
+    }
+    // A stable sort: equal times keep made-due accounts in the order they were made due.
+    const byTime = [...since].sort((x, y) => x[1] - y[1]).map(([a]) => a);
     const never = accounts.filter((a) => !this.#lastPass.has(a));
     const periodic = accounts.filter((a) => now - (this.#lastPass.get(a) ?? 0) >= this.opts.reconcileEverySeconds * 1000);
-    return [...new Set([...never, ...this.#forced, ...fromStore, ...periodic])];
+    return [...new Set([...never, ...byTime, ...periodic])];
   }
 
   /**
@@ -267,8 +282,9 @@ export class Scheduler {
     if (!this.opts.prober) return;
     try {
       for (const a of await this.opts.prober.probeDue(this.#abort.signal)) {
-        this.#forced.add(a);
-        await this.opts.store.markDue(a, this.opts.clock.now());
+        const now = this.opts.clock.now();
+        if (!this.#forced.has(a)) this.#forced.set(a, now.getTime());
+        await this.opts.store.markDue(a, now);
       }
     } catch (err) {
       this.opts.logger.error({ err: errorMessage(err) }, 'probing callbacks failed');

@@ -4,7 +4,7 @@ import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
 import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
 import type {
-  CloseGaps, DeliveryRecord, GapCause, GapConfidence, GapFilter, GapRow, GapSubject, HistoryEntry, HookAttempt, HookState, LeaseRow, NewGap, NewSubscription, Store,
+  CloseGaps, DeliveryRecord, DueAccount, GapCause, GapConfidence, GapFilter, GapRow, GapSubject, HistoryEntry, HookAttempt, HookState, LeaseRow, NewGap, NewSubscription, Store,
   SubscriptionGauge, SubscriptionPatch, TargetKey, TargetPatch,
 } from './types.js';
 
@@ -249,14 +249,14 @@ export class PrismaStore implements Store {
     await this.#prisma.subscription.updateMany({ where: { provider, nextCheckAt: { gt: now }, state: { not: 'deleted' } }, data: { nextCheckAt: now } });
   }
 
-  async dueProviders(now: Date): Promise<string[]> {
+  async dueProviders(now: Date): Promise<DueAccount[]> {
     const rows = await this.#prisma.subscription.groupBy({
       by: ['provider'],
       where: { nextCheckAt: { lte: now }, state: { not: 'deleted' } },
       _min: { nextCheckAt: true },
       orderBy: { _min: { nextCheckAt: 'asc' } },
     });
-    return rows.map((r) => r.provider);
+    return rows.map((r) => ({ provider: r.provider, since: r._min.nextCheckAt ?? now }));
   }
 
   async ping(): Promise<void> {

@@ -215,6 +215,12 @@ export interface SubscriptionGauge {
 }
 
 /** What Postgres remembers. The Prisma implementation is the only place that imports @prisma/client. */
+/** An account with due rows, and since when the oldest of them is due. */
+export interface DueAccount {
+  provider: string;
+  since: Date;
+}
+
 export interface Store extends LeaseStore, GapStore {
   /** A round trip to the database on a connection of its own, with a short timeout; throws when it is unreachable. */
   ping(): Promise<void>;
@@ -234,8 +240,11 @@ export interface Store extends LeaseStore, GapStore {
    * replica that holds the account (maybe another one) looks at it on its next wake-up.
    */
   markDue(provider: string, now: Date): Promise<void>;
-  /** Provider accounts with a subscription whose nextCheckAt has come, most overdue first. */
-  dueProviders(now: Date): Promise<string[]>;
+  /**
+   * Provider accounts with a subscription whose nextCheckAt has come, most overdue first,
+   * each with its oldest due time (the scheduler merges them with accounts made due by time).
+   */
+  dueProviders(now: Date): Promise<DueAccount[]>;
   /** Names of the account with a create or recreate journalled as intended and no outcome recorded (in the last day), and the earliest such intent. */
   openIntents(provider: string): Promise<Map<string, OpenIntent>>;
   /** Makes the recorded targets match the config: new ones are inserted (due at once), others forgotten. */

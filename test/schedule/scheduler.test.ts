@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/lib/clock.js';
+import { ManualClock, systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { PassReport, Reconciler } from '../../src/reconcile/reconciler.js';
 import { Scheduler } from '../../src/schedule/scheduler.js';
@@ -67,18 +67,59 @@ describe('scheduler', () => {
 });
 
 describe('scheduler, order of due accounts', () => {
-  it('accounts never looked at go first, then those a reload made due, then overdue rows (most overdue first)', async () => {
+  it('accounts never looked at go first, then made-due accounts and overdue rows, by since when each is due', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const t0 = clock.now().getTime();
     const f = fixture(['a', 'b', 'late', 'later', 'new'], 5);
-    const store = { ...f.store, dueProviders: async () => ['later', 'late'] } as unknown as Store;
-    const s = new Scheduler({ reconciler: f.reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 1 });
+    const store = {
+      ...f.store,
+      dueProviders: async () => [
+        { provider: 'later', since: new Date(t0 - 60_000) },
+        { provider: 'late', since: new Date(t0 + 30_000) },
+      ],
+    } as unknown as Store;
+    const s = new Scheduler({ reconciler: f.reconciler, store, clock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 1 });
     (f.reconciler as { accounts: string[] }).accounts = ['a', 'b', 'late', 'later'];
     await s.tick();
     f.ended.length = 0;
-    // A reload adds an account and makes b due.
+    // A reload adds an account and makes b due; a rows have been due since before the
+    // reload, b rows only came due after it.
     (f.reconciler as { accounts: string[] }).accounts = ['a', 'b', 'late', 'later', 'new'];
     s.force(['b']);
+    clock.advance(40);
     await s.tick();
-    expect(f.ended).toEqual(['new', 'b', 'later', 'late']);
+    expect(f.ended).toEqual(['new', 'later', 'b', 'late']);
+  });
+
+  it('rows that keep coming due do not starve an account made due before them', async () => {
+    // renewBefore 99%: each renewed row is due again a second later.
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const f = fixture(['a', 'b', 'c'], 5);
+    const dueSince = new Map<string, number>();
+    const store = {
+      ...f.store,
+      dueProviders: async () => [...dueSince].sort((x, y) => x[1] - y[1]).map(([provider, t]) => ({ provider, since: new Date(t) })),
+    } as unknown as Store;
+    const reconciler = {
+      ...f.reconciler,
+      accounts: ['a', 'b', 'c'],
+      paced: () => false,
+      async pass(a: string, opts: unknown) {
+        const r = await (f.reconciler as unknown as { pass(a: string, o: unknown): Promise<PassReport> }).pass(a, opts);
+        dueSince.set(a, clock.now().getTime() + 1000);
+        return r;
+      },
+    } as unknown as Reconciler;
+    const s = new Scheduler({ reconciler, store, clock, logger: silentLogger, reconcileEverySeconds: 3600, concurrency: 1 });
+    await s.tick();
+    s.force(['c']);
+    f.ended.length = 0;
+    for (let i = 0; i < 3; i++) {
+      clock.advance(2);
+      await s.tick();
+    }
+    // c was made due before a and b came due again: its pass comes first, every time after.
+    expect(f.ended[0]).toBe('c');
   });
 });
 
