@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
+import * as hot from './hot.js';
 import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
 import type {
   CloseGaps, DeliveryRecord, DueAccount, GapCause, GapConfidence, GapFilter, GapRow, GapSubject, HistoryEntry, HookAttempt, HookState, LeaseRow, NewGap, NewSubscription, Store,
@@ -47,7 +48,7 @@ export class PrismaStore implements Store {
   }
 
   async listSubscriptions(provider?: string): Promise<RecordedSubscription[]> {
-    if (provider) return (await this.#prisma.subscription.findMany({ where: { provider }, orderBy: BY_NAME })).map(toRecorded);
+    if (provider) return hot.accountSubscriptions(this.#pool, provider);
     // Every account's rows (the status page): read a page at a time. The client decodes a
     // result in one go; 10,000 rows held the event loop for about 100 ms.
     return this.#everyRow((page) => this.#prisma.subscription.findMany(page), toRecorded);
@@ -81,26 +82,17 @@ export class PrismaStore implements Store {
     }
   }
 
-  async insertSubscription(row: NewSubscription): Promise<RecordedSubscription | null> {
-    try {
-      return toRecorded(await this.#prisma.subscription.create({ data: { ...row, version: 0 } }));
-    } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return null;
-      throw err;
-    }
+  // The hot path's statements go through pg directly (see hot.ts).
+  insertSubscription(row: NewSubscription): Promise<RecordedSubscription | null> {
+    return hot.insertSubscription(this.#pool, row);
   }
 
-  async updateSubscription(id: string, version: number, patch: SubscriptionPatch): Promise<RecordedSubscription | null> {
-    // One statement (UPDATE ... RETURNING): the write is conditional on the version, and returns the row it wrote.
-    const [row] = await this.#prisma.subscription.updateManyAndReturn({
-      where: { id, version },
-      data: { ...patch, version: { increment: 1 }, updatedAt: new Date() },
-    });
-    return row ? toRecorded(row) : null;
+  updateSubscription(id: string, version: number, patch: SubscriptionPatch): Promise<RecordedSubscription | null> {
+    return hot.updateSubscription(this.#pool, id, version, patch);
   }
 
-  async appendHistory(e: HistoryEntry): Promise<void> {
-    await this.#prisma.history.create({ data: { ...e } });
+  appendHistory(e: HistoryEntry): Promise<void> {
+    return hot.appendHistory(this.#pool, e);
   }
 
   async history(filter: { provider?: string; name?: string; limit?: number } = {}): Promise<HistoryEntry[]> {
@@ -327,11 +319,8 @@ export class PrismaStore implements Store {
     return rows.map((r) => r.account);
   }
 
-  async renewLease(account: string, holder: string, token: bigint, ttlSeconds: number): Promise<boolean> {
-    const n = await this.#prisma.$executeRaw`
-      UPDATE account_lease SET "expiresAt" = now() + make_interval(secs => ${ttlSeconds}), "renewedAt" = now()
-      WHERE account = ${account} AND holder = ${holder} AND token = ${token} AND "expiresAt" > now()`;
-    return n === 1;
+  renewLease(account: string, holder: string, token: bigint, ttlSeconds: number): Promise<boolean> {
+    return hot.renewLease(this.#pool, account, holder, token, ttlSeconds);
   }
 
   async releaseLease(account: string, holder: string, token: bigint): Promise<void> {
@@ -362,15 +351,18 @@ export class PrismaStore implements Store {
   async syncTargets(targets: TargetKey[], now: Date): Promise<RecordedTarget[]> {
     const existing = await this.#prisma.callbackTarget.findMany();
     const key = (t: { provider: string; url: string }) => `${t.provider}\u0000${t.url}`;
-    const wanted = new Map(targets.map((t) => [key(t), t]));
+    // The first of several with the same key wins (as the unique key would keep it).
+    const wanted = new Map<string, TargetKey>();
+    for (const t of targets) if (!wanted.has(key(t))) wanted.set(key(t), t);
+    const have = new Map(existing.map((e) => [key(e), e]));
     const gone = existing.filter((e) => !wanted.has(key(e))).map((e) => e.id);
     if (gone.length) await this.#prisma.callbackTarget.deleteMany({ where: { id: { in: gone } } });
-    for (const t of targets) {
-      const e = existing.find((x) => key(x) === key(t));
-      if (!e) {
-        // Concurrent replicas may insert the same target: the unique key keeps one.
-        await this.#prisma.callbackTarget.createMany({ data: [{ id: randomUUID(), ...t, nextProbeAt: now }], skipDuplicates: true });
-      } else if (e.name !== t.name || e.format !== t.format) {
+    // New targets in one statement; concurrent replicas may insert the same one: the unique key keeps one.
+    const missing = [...wanted.values()].filter((t) => !have.has(key(t)));
+    if (missing.length) await this.#prisma.callbackTarget.createMany({ data: missing.map((t) => ({ id: randomUUID(), ...t, nextProbeAt: now })), skipDuplicates: true });
+    for (const t of wanted.values()) {
+      const e = have.get(key(t));
+      if (e && (e.name !== t.name || e.format !== t.format)) {
         await this.#prisma.callbackTarget.update({ where: { id: e.id }, data: { name: t.name, format: t.format, version: { increment: 1 } } });
       }
     }

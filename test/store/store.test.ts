@@ -83,6 +83,35 @@ describe('Postgres store', () => {
     expect(await store.insertSubscription({ id: '00000000-0000-4000-8000-000000000002', provider: 'p', name: 'fenced', kind: 'k', state: 'pending', nextCheckAt: new Date() })).toBeNull();
   });
 
+  it('the hot path writes (sent through pg, not the Prisma client) read back field for field as the Prisma client reads them', async () => {
+    const at = new Date('2026-06-01T10:00:00.123Z');
+    const inserted = await store.insertSubscription({
+      id: '00000000-0000-4000-8000-000000000003', provider: 'hot', name: 'every-field', kind: 'avaya-infinity', state: 'pending', nextCheckAt: at,
+      desiredHash: 'h1', owned: true, firstRenewalPending: true, lifetimeSeconds: undefined,
+    });
+    const full = {
+      remoteId: 'r-1', previousRemoteId: 'r-0', status: 'ACTIVE', state: 'active' as const, owned: true, desiredHash: 'h2', expiresAt: new Date(at.getTime() + 900_000),
+      lifetimeSeconds: 900, lastRenewedAt: at, lastObservedAt: at, nextCheckAt: new Date(at.getTime() + 600_000), failureCount: 2, lastError: "it's \"quoted\"; DROP TABLE x", lastErrorCode: 'E',
+      presumedDisabledAt: at, firstRenewalPending: false, kind: 'avaya-infinity',
+    };
+    const written = await store.updateSubscription(inserted!.id, inserted!.version, full);
+    const [read] = await store.listSubscriptions('hot');
+    expect(read).toEqual(written);
+    expect(written).toEqual({ id: inserted!.id, provider: 'hot', name: 'every-field', version: 1, ...full });
+    expect(inserted).toMatchObject({ version: 0, state: 'pending', owned: true, firstRenewalPending: true, failureCount: 0, remoteId: null, expiresAt: null, nextCheckAt: at });
+    // Nulls clear; an undefined field is left alone.
+    const cleared = await store.updateSubscription(inserted!.id, 1, { lastError: null, expiresAt: null, remoteId: undefined });
+    expect(cleared).toMatchObject({ version: 2, lastError: null, expiresAt: null, remoteId: 'r-1' });
+    // A field that is no column is refused before anything is sent.
+    await expect(store.updateSubscription(inserted!.id, 2, { nope: 1 } as never)).rejects.toThrow(/no subscription column is called "nope"/);
+    expect((await store.listSubscriptions('hot'))[0]!.version).toBe(2);
+
+    const entry = { at, actionId: '00000000-0000-4000-8000-0000000000a1', provider: 'hot', name: 'every-field', action: 'renew', reason: 'due', message: 'renewal due', phase: 'failed' as const, remoteId: 'r-1', previousRemoteId: null, errorCode: 'HTTP_503', error: 'unavailable' };
+    await store.appendHistory(entry);
+    await store.appendHistory({ ...entry, phase: 'intent', errorCode: undefined, error: undefined });
+    expect(await store.history({ provider: 'hot' })).toEqual([{ ...entry, phase: 'intent', errorCode: null, error: null }, entry]);
+  });
+
   it('leases: one holder per account, a growing fencing token, takeover only after expiry or release', async () => {
     const other = new PrismaStore(db.url);
     const a = await store.acquireLease('acct', 'replica-a', 60);
