@@ -201,9 +201,15 @@ export function analyse(raw: Raw): { json: unknown; table: string } {
   const waveRenews = hits.filter((h) => h.op === 'renew' && h.status < 300 && h.at >= raw.allDue.reloadAt && h.at <= waveEnd);
   const waveIds = new Set(waveRenews.map((h) => h.id));
   const renewedAgain = hits.filter((h) => h.op === 'renew' && h.at > waveEnd && h.at < waveEnd + (L / 3) * 1000 && waveIds.has(h.id)).length;
+  // The daemon never renews a subscription again within a tenth of its lifetime (at most
+  // 30 s) of renewing it (its guard against a provider whose clock runs ahead): those renewed
+  // that shortly before the all-due reload are not due in it.
+  const gapMs = Math.min(30, Math.max(1, Math.floor(L / 10))) * 1000;
+  const renewedJustBefore = new Set(hits.filter((h) => h.op === 'renew' && h.status < 300 && h.id && h.at < raw.allDue.reloadAt && h.at >= raw.allDue.reloadAt - gapMs).map((h) => h.id)).size;
   const allDue = allDueSweep && {
     ...allDueSweep,
     expiringSubscriptions: expiringSubs,
+    renewedJustBefore,
     renewed: waveIds.size,
     renewRequests: waveRenews.length,
     renewSpanSeconds: waveRenews.length ? sec(Math.max(...waveRenews.map((h) => h.at)) - Math.min(...waveRenews.map((h) => h.at))) : 0,
@@ -409,7 +415,7 @@ function table(raw: Raw, j: Json, targets: { name: string; met: boolean | null; 
     first: { wallSeconds: number; creates: number; requests: number; perKind: Record<Kind, { peakPerSecond: number; meanPerSecond: number; rateLimited: number; perToken?: { peakPerSecond: number; meanPerSecondWhileBusy: number } }>; publishedLimitsAloneNeedSeconds: number; daemonCpuSeconds: number };
     idle?: { wallSeconds: number; busySeconds: number; cpuSeconds: number; sqlStatements: number; sqlPerPass: { mean: number; perExtraSubscription: number }; requests: number; actions: number; rssMB: number; maxRssMB: number };
     idleAtDefaultConcurrency?: { reloadToLastPassSeconds: number; wallSeconds: number; busySeconds: number; cpuSeconds: number; sqlStatements: number; requests: number; actions: number };
-    allDue?: { wallSeconds: number; renewed: number; expiringSubscriptions: number; renewalsPerSecond: number; cpuSeconds: number; sqlPerRenewal: number | null; perKind: Record<Kind, { peakPerSecond: number }>; renewedAgainWithinAThirdOfALifetime: number };
+    allDue?: { wallSeconds: number; renewed: number; renewedJustBefore?: number; expiringSubscriptions: number; renewalsPerSecond: number; cpuSeconds: number; sqlPerRenewal: number | null; perKind: Record<Kind, { peakPerSecond: number }>; renewedAgainWithinAThirdOfALifetime: number };
     steady: { windowSeconds: number; lifetimes: number; perSubscriptionPerLifetime: number; renewalsPerSubscriptionPerLifetime: number; listsPerAccountPerLifetime: number; minimumListsPerAccountPerLifetime: number; minimum: { perSubscriptionPerLifetime: number }; ratio: number; ratioToRenewBefore33: number; byOp: Record<string, number>; renewalSpread: { spread: number | null; peakPerSecond: number; meanPerSecond: number; cohort: number }; lifetimeLeftAtRenewalSeconds: { min: number } };
     naive: { everySeconds: number; windowSeconds: number; perSubscriptionPerLifetime: number; renewalsPerSubscriptionPerLifetime: number; listsPerAccountPerLifetime: number; idleProcessRssMB: number | null; ratio: number; byOp: Record<string, number>; renewalSpread: { spread: number | null; peakPerSecond: number; meanPerSecond: number }; maxRssMB: number | null };
     scenario: { detectionSeconds: number | null; repairSeconds: number | null; firstDeliveryAfterSeconds: number | null; brokenForSeconds: number };
@@ -435,6 +441,7 @@ function table(raw: Raw, j: Json, targets: { name: string; met: boolean | null; 
   }
   if (x.allDue) {
     rows.push(['all-due pass', `${x.allDue.renewed}/${x.allDue.expiringSubscriptions} renewed in ${x.allDue.wallSeconds} s (${x.allDue.renewalsPerSecond} renewals/s), ${x.allDue.cpuSeconds} s CPU, ${x.allDue.sqlPerRenewal} SQL per renewal`, '—']);
+    if (x.allDue.renewedJustBefore !== undefined) rows.push(['  not due: renewed just before', `${x.allDue.renewedJustBefore} renewed within a tenth of a lifetime before the reload (never renewed again that soon)`, '—']);
     rows.push(['all-due: req/s peak (limit)', kinds((k) => `${x.allDue!.perKind[k].peakPerSecond}${k === 'dixa' ? ' (10/token)' : ''}`), '—']);
   }
   rows.push(
