@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import type { Stall } from './stalls.js';
 
 /**
  * The daemon as a user runs it (`node bin/hookwarden.js run -c FILE`), in a process of its
@@ -17,6 +18,8 @@ export interface Snapshot {
   maxRssBytes: number;
   /** process.memoryUsage(): rss, heapTotal, heapUsed, external, arrayBuffers. */
   memory: Record<string, number>;
+  /** The daemon's event-loop stalls so far (bench/stalls.ts). */
+  stalls?: Stall[];
 }
 
 export interface PassRecord {

@@ -7,7 +7,7 @@
 //     CPU time, SQL count and resident memory at its start and end;
 //   - the process's CPU time and memory (resident now, and its high-water mark).
 // It serves them as JSON on 127.0.0.1:$BENCH_INSTRUMENT_PORT:
-//   GET /snapshot            counters now
+//   GET /snapshot            counters now (and the event-loop stalls so far)
 //   GET /passes?from=N       pass records N onwards
 // With $BENCH_PROFILE_DIR set (bench --profile) it also samples the heap from the start, and:
 //   GET /profile/start       starts the CPU profiler
@@ -82,6 +82,18 @@ function cpuSeconds() {
   return (cpu.user + cpu.system) / 1e6;
 }
 
+// Event-loop stalls (as bench/stalls.ts records them in the bench process): a timer due
+// every 50 ms that fires more than 250 ms late.
+const stalls = [];
+{
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last - 50 > 250) stalls.push({ at: Date.now() - (now - last), ms: Math.round(now - last) });
+    last = now;
+  }, 50).unref();
+}
+
 const snapshot = () => {
   return {
     at: Date.now(),
@@ -91,6 +103,7 @@ const snapshot = () => {
     rssBytes: process.memoryUsage.rss(),
     memory: process.memoryUsage(),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    stalls,
   };
 };
 

@@ -2,6 +2,7 @@ import type { Lapse, SandboxAudit } from '../src/sandbox/audit.js';
 import type { PassRecord, Snapshot } from './daemon.js';
 import { EXPIRING, KINDS, listPages, PUBLISHED_LIMIT, type Kind, type Timing } from './fleet.js';
 import { byOp, peakInWindow, perSecond, type Hit } from './traffic.js';
+import { stallsIn, type Stall } from './stalls.js';
 
 /** What a run collected (bench/run.ts), before any arithmetic. */
 export interface Sweep {
@@ -43,7 +44,7 @@ export interface Raw {
     delivering: number;
     scrapeMs: number[];
   };
-  steady: { from: number; to: number; before: Snapshot; after: Snapshot };
+  steady: { from: number; to: number; before: Snapshot; after: Snapshot; benchStalls?: Stall[] };
   daemon: { stoppedAt: number; exitCode: number | null; last: Snapshot; passes: PassRecord[] };
   naive: { from: number; to: number; floorRssBytes: number | undefined; report: { rounds?: { startedAt: string; seconds: number }[]; requests?: Record<string, number>; errors?: Record<string, number>; maxRssBytes?: number } };
   audits: { scenario: boolean; report: ReturnType<SandboxAudit['report']> }[];
@@ -379,6 +380,9 @@ export function analyse(raw: Raw): { json: unknown; table: string } {
       daemonCpuShareOfOneCore: r3((raw.steady.after.cpuSeconds - raw.steady.before.cpuSeconds) / ((raw.steady.to - raw.steady.from) / 1000)),
       sqlStatements: raw.steady.after.sql - raw.steady.before.sql,
       sqlPerSecond: r1((raw.steady.after.sql - raw.steady.before.sql) / ((raw.steady.to - raw.steady.from) / 1000)),
+      // Event-loop stalls over 250 ms in the window: the daemon's, and the bench process's own
+      // (it serves the sandboxes and stamps their requests).
+      stalls: { daemon: stallsIn(raw.steady.after.stalls ?? [], raw.steady.from, raw.steady.to), bench: stallsIn(raw.steady.benchStalls ?? [], raw.steady.from, raw.steady.to) },
     },
     naive: { everySeconds: t.naiveEverySeconds, rounds: raw.naive.report.rounds, errors: raw.naive.report.errors, ...naiveSteady, renewalSpread: naiveSpread, maxRssMB: naiveMaxRss, idleProcessRssMB: raw.naive.floorRssBytes ? mb(raw.naive.floorRssBytes) : null },
     scenario,
@@ -416,7 +420,7 @@ function table(raw: Raw, j: Json, targets: { name: string; met: boolean | null; 
     idle?: { wallSeconds: number; busySeconds: number; cpuSeconds: number; sqlStatements: number; sqlPerPass: { mean: number; perExtraSubscription: number }; requests: number; actions: number; rssMB: number; maxRssMB: number };
     idleAtDefaultConcurrency?: { reloadToLastPassSeconds: number; wallSeconds: number; busySeconds: number; cpuSeconds: number; sqlStatements: number; requests: number; actions: number };
     allDue?: { wallSeconds: number; renewed: number; renewedJustBefore?: number; expiringSubscriptions: number; renewalsPerSecond: number; cpuSeconds: number; sqlPerRenewal: number | null; perKind: Record<Kind, { peakPerSecond: number }>; renewedAgainWithinAThirdOfALifetime: number };
-    steady: { windowSeconds: number; lifetimes: number; perSubscriptionPerLifetime: number; renewalsPerSubscriptionPerLifetime: number; listsPerAccountPerLifetime: number; minimumListsPerAccountPerLifetime: number; minimum: { perSubscriptionPerLifetime: number }; ratio: number; ratioToRenewBefore33: number; byOp: Record<string, number>; renewalSpread: { spread: number | null; peakPerSecond: number; meanPerSecond: number; cohort: number }; lifetimeLeftAtRenewalSeconds: { min: number } };
+    steady: { windowSeconds: number; lifetimes: number; perSubscriptionPerLifetime: number; renewalsPerSubscriptionPerLifetime: number; listsPerAccountPerLifetime: number; minimumListsPerAccountPerLifetime: number; minimum: { perSubscriptionPerLifetime: number }; ratio: number; ratioToRenewBefore33: number; byOp: Record<string, number>; renewalSpread: { spread: number | null; peakPerSecond: number; meanPerSecond: number; cohort: number }; lifetimeLeftAtRenewalSeconds: { min: number }; stalls?: Record<'daemon' | 'bench', { count: number; totalSeconds: number; maxSeconds: number }> };
     naive: { everySeconds: number; windowSeconds: number; perSubscriptionPerLifetime: number; renewalsPerSubscriptionPerLifetime: number; listsPerAccountPerLifetime: number; idleProcessRssMB: number | null; ratio: number; byOp: Record<string, number>; renewalSpread: { spread: number | null; peakPerSecond: number; meanPerSecond: number }; maxRssMB: number | null };
     scenario: { detectionSeconds: number | null; repairSeconds: number | null; firstDeliveryAfterSeconds: number | null; brokenForSeconds: number };
     lapses: { hookwarden: { lapses: number; duplicates: number }; naive: { lapses: number; duplicates: number } };
@@ -450,6 +454,9 @@ function table(raw: Raw, j: Json, targets: { name: string; met: boolean | null; 
     ['  lists per account/lifetime', `${x.steady.listsPerAccountPerLifetime} (min ${x.steady.minimumListsPerAccountPerLifetime})`, `${x.naive.listsPerAccountPerLifetime}`],
     ['  requests in the window', ops(x.steady.byOp), ops(x.naive.byOp)],
     ['renewal spread (peak/mean)', `${x.steady.renewalSpread.spread} (${x.steady.renewalSpread.peakPerSecond}/s over ${x.steady.renewalSpread.meanPerSecond}/s; ${x.steady.renewalSpread.cohort} created in one minute)`, `${x.naive.renewalSpread.spread} (${x.naive.renewalSpread.peakPerSecond}/s over ${x.naive.renewalSpread.meanPerSecond}/s)`],
+    ...(x.steady.stalls
+      ? [['  event-loop stalls > 0.25 s (steady)', `daemon ${x.steady.stalls.daemon.count} (${x.steady.stalls.daemon.totalSeconds} s, longest ${x.steady.stalls.daemon.maxSeconds} s); bench process (sandboxes) ${x.steady.stalls.bench.count} (${x.steady.stalls.bench.totalSeconds} s, longest ${x.steady.stalls.bench.maxSeconds} s)`, '—']]
+      : []),
     ['lifetime left at renewal (min)', `${x.steady.lifetimeLeftAtRenewalSeconds.min} s of ${t.lifetimeSeconds} s`, '—'],
     ['detection (callback broken -> /metrics)', `${x.scenario.detectionSeconds ?? 'never'} s (probe every ${t.probeEverySeconds} s)`, 'none'],
     ['repair (mended -> deliveries flowing)', `${x.scenario.repairSeconds ?? 'never'} s, first delivery ${x.scenario.firstDeliveryAfterSeconds ?? '-'} s (reconcile every ${t.reconcileEverySeconds} s)`, 'none'],

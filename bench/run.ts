@@ -57,6 +57,7 @@ import { freePort, startEmbeddedPostgres } from '../src/store/embedded.js';
 import { DaemonProcess, metricValue, type PassRecord } from './daemon.js';
 import { buildFleet, daemonYaml, EXPIRING, KINDS, PAGE_SIZE, type Fleet, type Kind, type Timing } from './fleet.js';
 import { summariseProfiles } from './profiles.js';
+import { recordStalls } from './stalls.js';
 import { analyse, type Raw } from './report.js';
 import { Traffic } from './traffic.js';
 
@@ -276,6 +277,7 @@ async function main(): Promise<number> {
     const steadySeconds = Math.max(lifetime, Math.round(budget * 0.55));
     const naiveRounds = Math.max(2, Math.floor((budget - steadySeconds) / naiveEvery));
     await daemon.profile('start');
+    const benchStalls = recordStalls();
     const steadyBefore = await daemon.snapshot();
     const steadyFrom = Date.now();
     log(`steady state for ${steadySeconds} s; the callback of ${fleet.scenario} breaks now`);
@@ -286,7 +288,7 @@ async function main(): Promise<number> {
     await watcher.end();
     const steadyTo = steadyFrom + steadySeconds * 1000;
     while (Date.now() < steadyTo) await sleep(500);
-    raw.steady = { from: steadyFrom, to: Date.now(), before: steadyBefore, after: await daemon.snapshot() };
+    raw.steady = { from: steadyFrom, to: Date.now(), before: steadyBefore, after: await daemon.snapshot(), benchStalls: [...benchStalls.stalls] };
     await daemon.profile({ stop: 'steady' });
 
     // Idle passes, once every subscription has had its first renewal (spread over the first
