@@ -23,6 +23,10 @@ const SUBSCRIPTION_COLUMNS = [
   'lastRenewedAt', 'lastObservedAt', 'nextCheckAt', 'failureCount', 'lastError', 'lastErrorCode', 'presumedDisabledAt', 'firstRenewalPending', 'version',
 ] as const satisfies readonly (keyof RecordedSubscription)[];
 
+// Every field of RecordedSubscription has its column here: a field added to one and not the other fails to compile.
+const complete: [Exclude<keyof RecordedSubscription, (typeof SUBSCRIPTION_COLUMNS)[number]>] extends [never] ? true : never = true;
+void complete;
+
 /** What a patch may set (the identity and the version are the store's to write). */
 const PATCHABLE: ReadonlySet<string> = new Set<string>(SUBSCRIPTION_COLUMNS.filter((c) => c !== 'id' && c !== 'provider' && c !== 'name' && c !== 'version'));
 

@@ -95,8 +95,10 @@ describe('Postgres store', () => {
       presumedDisabledAt: at, firstRenewalPending: false, kind: 'avaya-infinity',
     };
     const written = await store.updateSubscription(inserted!.id, inserted!.version, full);
-    const [read] = await store.listSubscriptions('hot');
+    // Read back through the Prisma client (every account's rows; one account's are read through pg too).
+    const read = (await store.listSubscriptions()).find((r) => r.provider === 'hot');
     expect(read).toEqual(written);
+    expect(await store.listSubscriptions('hot')).toEqual([written]);
     expect(written).toEqual({ id: inserted!.id, provider: 'hot', name: 'every-field', version: 1, ...full });
     expect(inserted).toMatchObject({ version: 0, state: 'pending', owned: true, firstRenewalPending: true, failureCount: 0, remoteId: null, expiresAt: null, nextCheckAt: at });
     // Nulls clear; an undefined field is left alone.
