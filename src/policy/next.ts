@@ -1,5 +1,5 @@
 import type { ActionKind, DesiredSubscription, ObservedSubscription, RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import { backoffSeconds, dueAt, renewBeforeSeconds } from './timing.js';
+import { backoffSeconds, dueAt } from './timing.js';
 
 /**
  * The one place that decides when to look at a subscription again, after anything happened
@@ -159,39 +159,11 @@ export interface NextState {
   state: SubscriptionState;
   failureCount: number;
   nextCheckAt: Date;
-  /** After a call that renewed the subscription: whether its next renewal is spread over the cycle (see respreads). */
-  firstRenewalPending?: boolean;
-}
-
-/** A renewal later than this after its due time was held up (see respreads). */
-export function heldUpAfterSeconds(renewBefore: number): number {
-  return Math.max(5, Math.min(Math.floor(renewBefore / 10), 60));
-}
-
-/**
- * Whether a renewal made now came late: more than heldUpAfterSeconds after the time it was
- * due by the row as recorded before it (an outage, a stall, a backlog, a reload that renews
- * sooner). Renewals held up together are made together, and each renews a lifetime after
- * its last renewal: left alone, they would come due together in every cycle from then on
- * (at a first start that outlasted the first renewals, the bench saw a 20 s hole and a
- * burst at twice the mean rate, every cycle). Such a renewal's next one is spread over the
- * cycle like a new subscription's first (timing.ts firstRenewalAt), at the cost of that one
- * renewal coming early.
- */
-export function respreads(
-  row: Pick<RecordedSubscription, 'expiresAt' | 'lastRenewedAt' | 'lifetimeSeconds' | 'firstRenewalPending'>,
-  d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
-  now: Date,
-): boolean {
-  if (!row.expiresAt || row.lifetimeSeconds === null) return false;
-  const due = dueAt(row.expiresAt, row.lifetimeSeconds, d.renewBefore, d.name, row.firstRenewalPending ? { madeAt: row.lastRenewedAt } : undefined);
-  const before = renewBeforeSeconds(d.renewBefore, row.lifetimeSeconds);
-  return now.getTime() - due.getTime() > heldUpAfterSeconds(before) * 1000;
 }
 
 /** After an action on a declared subscription: success binds it, failure backs off. */
 export function afterAction(
-  row: Pick<RecordedSubscription, 'state' | 'failureCount' | 'expiresAt' | 'lastRenewedAt'> & Partial<Pick<RecordedSubscription, 'lifetimeSeconds' | 'firstRenewalPending'>>,
+  row: Pick<RecordedSubscription, 'state' | 'failureCount' | 'expiresAt' | 'lastRenewedAt'>,
   action: ActionKind,
   outcome: Outcome,
   d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
@@ -199,14 +171,11 @@ export function afterAction(
 ): NextState {
   if (outcome.ok) {
     const o = outcome.observed;
-    const made = action === 'create' || action === 'recreate';
-    const renewed = made || action === 'renew' || action === 'reactivate';
-    const spread = made || (renewed && respreads({ lifetimeSeconds: null, firstRenewalPending: false, ...row }, d, t.now));
+    const renewed = action === 'create' || action === 'recreate' || action === 'renew' || action === 'reactivate';
     return {
       state: stateOf(o),
       failureCount: 0,
-      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t, spread),
-      ...(renewed ? { firstRenewalPending: spread } : {}),
+      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t, action === 'create' || action === 'recreate'),
     };
   }
   const e = outcome.error;

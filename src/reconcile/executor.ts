@@ -333,14 +333,7 @@ export class Executor {
     const lifetime = how.fresh ? (granted ?? lifetimeFrom(o, receivedAt) ?? row?.lifetimeSeconds ?? null) : (how.lifetime ?? null);
     this.#observed.set(o.remoteId, o);
     const next = afterAction(
-      {
-        state: row?.state ?? 'pending',
-        failureCount: row?.failureCount ?? 0,
-        expiresAt: row?.expiresAt ?? null,
-        lastRenewedAt: row?.lastRenewedAt ?? null,
-        lifetimeSeconds: row?.lifetimeSeconds ?? null,
-        firstRenewalPending: row?.firstRenewalPending ?? false,
-      },
+      { state: row?.state ?? 'pending', failureCount: row?.failureCount ?? 0, expiresAt: row?.expiresAt ?? null, lastRenewedAt: row?.lastRenewedAt ?? null },
       how.fresh ? a.action : 'adopt',
       { ok: true, observed: o, lifetimeSeconds: lifetime },
       d,
@@ -353,7 +346,6 @@ export class Executor {
       desiredHash: d.hash,
       expiresAt: o.expiresAt ?? null,
       lifetimeSeconds: lifetime,
-      // The next renewal is spread over the cycle after a create, and after a renewal that came late (next.ts respreads).
       ...(how.fresh ? { lastRenewedAt: now, firstRenewalPending: a.action === 'create' || a.action === 'recreate' } : {}),
       lastObservedAt: now,
       lastError: null,

@@ -16,8 +16,7 @@ import {
   MIN_LISTING_BUDGET_MS,
   type FailureInfo,
 } from '../../src/policy/next.js';
-import { jitterSeconds, renewAt, renewBeforeSeconds } from '../../src/policy/timing.js';
-import { heldUpAfterSeconds } from '../../src/policy/next.js';
+import { renewAt } from '../../src/policy/timing.js';
 import { desired, NOW, observed, recorded, secondsFromNow } from '../fixtures/builders.js';
 
 const timing = { now: NOW, reconcileEverySeconds: 60, rand01: 0.5, renews: true };
@@ -68,40 +67,6 @@ describe('afterAction', () => {
     expect(next.failureCount).toBe(0);
     // The renewal time itself (the periodic pass comes anyway, from memory): an idle pass has nothing to write.
     expect(next.nextCheckAt.getTime()).toBe(renewAt(o.expiresAt!, 900, d.renewBefore, 'a').getTime());
-  });
-  it('a renewal on time keeps its phase: the next one comes renewBefore ahead of the new expiry', () => {
-    // Recorded: renewed 600 s ago for 900 s, so due now (renewBefore 33% of 900 s, less its jitter).
-    const row = recorded('a', { expiresAt: secondsFromNow(300), lifetimeSeconds: 900, lastRenewedAt: secondsFromNow(-600), firstRenewalPending: false });
-    const o = observed('r1', { expiresAt: secondsFromNow(900) });
-    const next = afterAction(row, 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, d, timing);
-    expect(next.firstRenewalPending).toBe(false);
-    expect(next.nextCheckAt.getTime()).toBe(renewAt(o.expiresAt!, 900, d.renewBefore, 'a').getTime());
-  });
-  it('renewals held up together (an outage, a backlog) are spread again over their next cycle, not renewed together in every cycle after', () => {
-    const before = renewBeforeSeconds(d.renewBefore, 900);
-    const late = heldUpAfterSeconds(before) + 30;
-    const names = Array.from({ length: 200 }, (_, i) => `held-up-${i}`);
-    const nexts = names.map((name) => {
-      const dn = desired(name);
-      // Due `late` seconds ago: its expiry is that much closer than renewBefore.
-      const row = recorded(name, { expiresAt: secondsFromNow(before - late), lifetimeSeconds: 900, lastRenewedAt: secondsFromNow(before - late - 900), firstRenewalPending: false });
-      const o = observed(`r-${name}`, { expiresAt: secondsFromNow(900) });
-      const next = afterAction(row, 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, dn, timing);
-      expect(next.firstRenewalPending).toBe(true);
-      // Within the cycle: never before a quarter of it, never after the usual renewal time.
-      const usual = renewAt(o.expiresAt!, 900, dn.renewBefore, name).getTime();
-      expect(next.nextCheckAt.getTime()).toBeLessThanOrEqual(usual);
-      expect(next.nextCheckAt.getTime()).toBeGreaterThanOrEqual(NOW.getTime() + ((usual - NOW.getTime()) / 4) - 1000);
-      return next.nextCheckAt.getTime();
-    });
-    // Spread: the busiest tenth of the cycle holds far fewer than all of them.
-    const cycle = 900 - before;
-    const bins = new Map<number, number>();
-    for (const t of nexts) bins.set(Math.floor((t - NOW.getTime()) / 1000 / (cycle / 10)), (bins.get(Math.floor((t - NOW.getTime()) / 1000 / (cycle / 10))) ?? 0) + 1);
-    expect(Math.max(...bins.values())).toBeLessThan(names.length / 4);
-    // Barely late (within heldUpAfterSeconds of its due time, jitter included): the phase is kept.
-    const onTime = recorded('a', { expiresAt: secondsFromNow(before + jitterSeconds('a', before) - heldUpAfterSeconds(before) + 1), lifetimeSeconds: 900, lastRenewedAt: secondsFromNow(-600), firstRenewalPending: false });
-    expect(afterAction(onTime, 'renew', { ok: true, observed: observed('r1', { expiresAt: secondsFromNow(900) }), lifetimeSeconds: 900 }, d, timing).firstRenewalPending).toBe(false);
   });
   it('a skewed expiry already past after a renewal: bounded rate, never every wake-up', () => {
     const o = observed('r1', { expiresAt: secondsFromNow(-3600), expiresIn: 900 });
