@@ -35,9 +35,11 @@ const RETURNING = SUBSCRIPTION_COLUMNS.map((c) => `"${c}"`).join(', ');
 const HISTORY_INSERT = `INSERT INTO history (at, "actionId", provider, name, action, reason, message, phase, "remoteId", "previousRemoteId", "errorCode", error)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
 
-type SubscriptionRow = { [K in (typeof SUBSCRIPTION_COLUMNS)[number]]: RecordedSubscription[K] };
+/** A row as the database holds it: `state` is any text there. */
+type SubscriptionRow = { [K in Exclude<(typeof SUBSCRIPTION_COLUMNS)[number], 'state'>]: RecordedSubscription[K] } & { state: string };
 
-function recorded(r: SubscriptionRow): RecordedSubscription {
+/** A subscription row (as pg or the Prisma client returns it) as the store hands it out: its columns, nothing else. */
+export function recorded(r: SubscriptionRow): RecordedSubscription {
   const out = {} as Record<string, unknown>;
   for (const c of SUBSCRIPTION_COLUMNS) out[c] = r[c];
   return { ...(out as unknown as RecordedSubscription), state: r.state as SubscriptionState };

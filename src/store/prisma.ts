@@ -432,28 +432,4 @@ function toGap(r: GapModel): GapRow {
   };
 }
 
-function toRecorded(r: Row): RecordedSubscription {
-  return {
-    id: r.id,
-    provider: r.provider,
-    name: r.name,
-    kind: r.kind,
-    remoteId: r.remoteId,
-    previousRemoteId: r.previousRemoteId,
-    status: r.status,
-    state: r.state as SubscriptionState,
-    owned: r.owned,
-    desiredHash: r.desiredHash,
-    expiresAt: r.expiresAt,
-    lifetimeSeconds: r.lifetimeSeconds,
-    lastRenewedAt: r.lastRenewedAt,
-    lastObservedAt: r.lastObservedAt,
-    nextCheckAt: r.nextCheckAt,
-    failureCount: r.failureCount,
-    lastError: r.lastError,
-    lastErrorCode: r.lastErrorCode,
-    presumedDisabledAt: r.presumedDisabledAt,
-    firstRenewalPending: r.firstRenewalPending,
-    version: r.version,
-  };
-}
+const toRecorded = (r: Row): RecordedSubscription => hot.recorded(r);
