@@ -25,6 +25,8 @@ export class Executor {
   readonly #failedNames = new Set<string>();
   /** The retry class of each subscription's last failed call in this pass. */
   readonly #lastRetry = new Map<string, 'retryable' | 'terminal' | 'auth'>();
+  /** Subscriptions whose steps have not all run yet: queued, under way, or waiting to retry. */
+  readonly #pending = new Set<string>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -61,7 +63,15 @@ export class Executor {
     this.result.actions.forEach((a, i) => bySubscription.set(a.name, [...(bySubscription.get(a.name) ?? []), i]));
     let stopped: unknown;
     const queue = new PQueue({ concurrency: this.actionsAtOnce });
+    for (const name of bySubscription.keys()) this.#pending.add(name);
     const one = async (indexes: number[]) => {
+      try {
+        await steps(indexes);
+      } finally {
+        this.#pending.delete(this.result.actions[indexes[0]!]!.name);
+      }
+    };
+    const steps = async (indexes: number[]) => {
       for (const i of indexes) {
         if (this.signal?.aborted || stopped !== undefined) return;
         const a = this.result.actions[i]!;
@@ -86,6 +96,35 @@ export class Executor {
     await Promise.all([...bySubscription.values()].map((indexes) => queue.add(() => one(indexes))));
     if (stopped !== undefined) throw stopped;
     return slots.filter((r): r is ActionReport => r !== undefined);
+  }
+
+  /** Whether this subscription's steps in this run have not all run yet (see Reconciler.join). */
+  pending(name: string): boolean {
+    return this.#pending.has(name);
+  }
+
+  /**
+   * The account's rows as this run last knew them (as recorded when it began, or as it wrote
+   * them) that are due by now and are not this run's to act on: a renewal that came due
+   * while the run was under way. Cheap, in memory: Reconciler.join reads Postgres only then.
+   */
+  dueOutside(now: Date): RecordedSubscription[] {
+    const due: RecordedSubscription[] = [];
+    for (const r of this.#rows.values()) if (r.nextCheckAt <= now && r.state !== 'deleted' && !this.#pending.has(r.name)) due.push(r);
+    return due;
+  }
+
+  /** Rows another run wrote since (a join's renewals): this run's view of them is brought up to date. */
+  saw(rows: Iterable<RecordedSubscription>): void {
+    for (const r of rows) {
+      const mine = this.#rows.get(r.name);
+      if (!this.#pending.has(r.name) && (!mine || mine.version < r.version)) this.#rows.set(r.name, r);
+    }
+  }
+
+  /** The rows as this run last knew them. */
+  get rows(): Iterable<RecordedSubscription> {
+    return this.#rows.values();
   }
 
   /** How long to wait before trying a failed renewal again within this pass (policy/next.ts retryWithinPass), if at all. */

@@ -65,6 +65,8 @@ export interface PassReport {
   fenced?: boolean;
   /** The pass only renewed, by recorded ids, without listing the account (see #renewalsOnly). */
   renewalsOnly?: boolean;
+  /** Renewals that came due while the account's pass was under way, made beside it (see Reconciler.join). */
+  joined?: boolean;
 }
 
 export interface PassOptions {
@@ -140,6 +142,64 @@ export class Reconciler {
     const renewals = renewalsWithoutListing(provider, this.#desiredOf(provider.account), recorded, now, `it was listed ${Math.round((now.getTime() - listed.at) / 1000)} s ago`);
     const names = new Set(renewals.actions.map((a) => a.name));
     return due.every((r) => names.has(r.name)) ? renewals : undefined;
+  }
+
+  /** Executor runs under way, by account: a pass's, and a join's beside it. */
+  readonly #executing = new Map<string, Set<Executor>>();
+
+  async #execute(account: string, executor: Executor): Promise<ActionReport[]> {
+    let running = this.#executing.get(account);
+    if (!running) this.#executing.set(account, (running = new Set()));
+    running.add(executor);
+    try {
+      return await executor.run();
+    } finally {
+      running.delete(executor);
+      if (!running.size && this.#executing.get(account) === running) this.#executing.delete(account);
+    }
+  }
+
+  /**
+   * Renewals that came due while the account's pass is still acting (a call that hangs until
+   * its timeout, a failed renewal waiting to be tried again within the pass), made beside it
+   * rather than after it: a renewal does not wait for another subscription's slow call.
+   *
+   * Only what the running pass does not hold: renewals due by the recorded expiry, of
+   * subscriptions that are not among its actions or whose actions are all done. Only under
+   * #renewalsOnly's conditions: this replica listed the account less than `reconcileEvery`
+   * ago and has held its lease since, so the recorded expiries are current. The scheduler
+   * runs at most one join per account, and no new pass over the account until it ends.
+   * Undefined: nothing to join (no pass acting, nothing due beside it).
+   */
+  async join(account: string, signal?: AbortSignal): Promise<PassReport | undefined> {
+    const running = [...(this.#executing.get(account) ?? [])];
+    const provider = this.deps.providers.get(account);
+    const lease = this.#held.get(account);
+    const listed = this.#listed.get(account);
+    const now = this.deps.clock.now();
+    if (!provider?.capabilities.renew || !running.length || !lease || listed?.lease !== lease) return undefined;
+    if (now.getTime() - listed.at >= this.settings.reconcileEverySeconds * 1000) return undefined;
+    const desired = this.#desiredOf(account);
+    const busy = (name: string) => running.some((e) => e.pending(name));
+    // In memory first: Postgres is read only when the running pass's own view shows one due.
+    const seen = running.flatMap((e) => e.dueOutside(now));
+    if (!renewalsWithoutListing(provider, desired, seen, now).actions.some((a) => !busy(a.name))) return undefined;
+    const recorded = await this.deps.store.listSubscriptions(account);
+    const at = this.deps.clock.now();
+    const due = renewalsWithoutListing(provider, desired, recorded, at, `it was listed ${Math.round((at.getTime() - listed.at) / 1000)} s ago and its pass is still under way`);
+    const actions = due.actions.filter((a) => !busy(a.name));
+    if (!actions.length || this.#held.get(account) !== lease) return undefined;
+    const executor = new Executor(this.deps, fenced(provider, lease), desired, [], recorded, { ...due, actions }, this.settings.reconcileEverySeconds, signal, this.settings.actionConcurrency);
+    try {
+      const reports = await this.#execute(account, executor);
+      for (const e of running) e.saw(executor.rows);
+      return { provider: account, actions: reports, orphans: [], renewalsOnly: true, joined: true };
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      if (this.#held.get(account) === lease) this.#held.delete(account);
+      this.deps.logger.warn({ provider: account, err: err.message }, 'renewals beside a pass stopped before their next provider write: lease lost');
+      return { provider: account, actions: [], orphans: [], error: err.message, fenced: true, joined: true };
+    }
   }
 
   #urgent(provider: Provider, recorded: RecordedSubscription[], signal: AbortSignal | undefined): UrgentRenewal {
@@ -263,7 +323,7 @@ export class Reconciler {
       const recorded = await store.listSubscriptions(account);
       const renewalsOnly = lease && !opts.dryRun && !opts.full ? this.#renewalsOnly(provider, recorded, lease) : undefined;
       if (renewalsOnly) {
-        const reports = await new Executor(this.deps, provider, this.#desiredOf(account), [], recorded, renewalsOnly, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency).run();
+        const reports = await this.#execute(account, new Executor(this.deps, provider, this.#desiredOf(account), [], recorded, renewalsOnly, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency));
         return { provider: account, actions: reports, orphans: [], renewalsOnly: true };
       }
       const openIntents = opts.dryRun ? new Map() : await store.openIntents(account);
@@ -320,7 +380,7 @@ export class Reconciler {
       if (opts.dryRun) return { provider: account, actions: result.actions.map((a) => ({ ...a, outcome: 'planned' })), orphans: result.orphans };
 
       await this.#passiveSignals(desired, result.actions, now);
-      const reports = await new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency, targets, 1000 + listedForMs).run();
+      const reports = await this.#execute(account, new Executor(this.deps, provider, desired, observed, recorded, result, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency, targets, 1000 + listedForMs));
       await this.#sweepGaps(account, desired, observed, targets);
       if (!reports.some((r) => r.outcome === 'failed')) metrics.lastPassSuccess.set({ provider: account }, clock.now().getTime() / 1000);
       return { provider: account, actions: reports, orphans: result.orphans };

@@ -68,6 +68,8 @@ const STORE_RETRY_SECONDS = 1;
 export class Scheduler {
   readonly #lastPass = new Map<string, number>();
   readonly #inflight = new Map<string, Promise<PassReport | undefined>>();
+  /** Renewals made beside an account's pass still under way (Reconciler.join), one per account at most. */
+  readonly #joins = new Map<string, Promise<PassReport | undefined>>();
   /** Passes under way that hold a slot of `concurrency` (paced accounts' passes hold none). */
   #slotted = 0;
   /** Due accounts of the last wake-up still waiting for a free slot, in order. */
@@ -297,10 +299,38 @@ export class Scheduler {
    * the next wake-up: a round over many accounts is bounded by the passes, not the clock.
    */
   async #startPasses(): Promise<Promise<PassReport | undefined>[]> {
-    this.#waiting = (await this.due()).filter((a) => !this.#inflight.has(a));
+    const due = await this.due();
+    this.#waiting = due.filter((a) => !this.#inflight.has(a) && !this.#joins.has(a));
     this.#round = [];
+    for (const a of due) if (this.#inflight.has(a) && !this.#joins.has(a)) this.#join(a);
     this.#fill();
     return this.#round;
+  }
+
+  /**
+   * A due account whose pass is still under way: renewals that came due meanwhile are made
+   * beside it (Reconciler.join decides which, if any). No new pass over the account starts
+   * until the join has ended too, so the two never act on the same subscription.
+   */
+  #join(a: string): void {
+    const cut = deadline((this.opts.passTimeoutSeconds ?? 300) * 1000, this.#abort.signal);
+    const p = this.opts.reconciler
+      .join(a, cut.signal)
+      .then(async (r) => {
+        if (r?.fenced) await this.opts.store.ping().catch((err) => this.#storeDown(err));
+        return r;
+      })
+      .catch(async (err: unknown) => {
+        if (cut.timedOut) this.opts.logger.error({ provider: a }, 'renewals beside a running pass ran past the pass deadline and were cut short');
+        else await this.#checkStore(err).then(() => this.#storeUp && this.opts.logger.error({ provider: a, err: errorMessage(err) }, 'renewals beside a running pass failed'));
+        return undefined;
+      })
+      .finally(() => {
+        cut.dispose();
+        this.#joins.delete(a);
+      });
+    this.#joins.set(a, p);
+    this.#round.push(p);
   }
 
   /**
@@ -314,7 +344,7 @@ export class Scheduler {
     if (!this.#storeUp || this.#stopping || this.#abort.signal.aborted) return;
     const next: string[] = [];
     for (const a of this.#waiting) {
-      if (this.#inflight.has(a)) continue;
+      if (this.#inflight.has(a) || this.#joins.has(a)) continue;
       const paced = this.opts.reconciler.paced(a);
       if (!paced && this.#slotted >= Math.max(1, this.opts.concurrency)) {
         next.push(a);
@@ -391,7 +421,7 @@ export class Scheduler {
     this.#waiting = [];
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.#hooking, this.opts.deliveries?.running, ...this.#inflight.values()]);
+    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.#hooking, this.opts.deliveries?.running, ...this.#inflight.values(), ...this.#joins.values()]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);

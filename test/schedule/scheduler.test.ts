@@ -26,6 +26,9 @@ function fixture(accounts: string[], passMs: number) {
       return { provider: a, actions: [], orphans: [] };
     },
     async heartbeat() {},
+    async join() {
+      return undefined;
+    },
   } as unknown as Reconciler;
   const store = {
     async dueProviders() {
@@ -143,6 +146,9 @@ describe('scheduler, paced accounts', () => {
         return { provider: a, actions: [], orphans: [] };
       },
       async heartbeat() {},
+      async join() {
+        return undefined;
+      },
     } as unknown as Reconciler;
     const { store } = fixture([], 0);
     const s = new Scheduler({ reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 60, concurrency: 1 });
