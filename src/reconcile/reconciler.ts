@@ -164,12 +164,14 @@ export class Reconciler {
    * its timeout, a failed renewal waiting to be tried again within the pass), made beside it
    * rather than after it: a renewal does not wait for another subscription's slow call.
    *
-   * Only what the running pass does not hold: renewals due by the recorded expiry, of
-   * subscriptions that are not among its actions or whose actions are all done. Only under
+   * Only what no run under way holds (the pass, or another join beside it): renewals due by
+   * the recorded expiry of active, unexpired subscriptions whose recorded spec is the declared
+   * one, that are not among a running action list or whose actions there are all done.
+   * Anything else (expired, failing, a changed spec) waits for a pass that lists. Only under
    * #renewalsOnly's conditions: this replica listed the account less than `reconcileEvery`
    * ago and has held its lease since, so the recorded expiries are current. The scheduler
-   * runs at most one join per account, and no new pass over the account until it ends.
-   * Undefined: nothing to join (no pass acting, nothing due beside it).
+   * starts no new pass over the account while a join is under way, so the two never act on
+   * the same subscription. Undefined: nothing to join (no run acting, nothing due beside it).
    */
   async join(account: string, signal?: AbortSignal): Promise<PassReport | undefined> {
     const running = [...(this.#executing.get(account) ?? [])];
@@ -180,25 +182,34 @@ export class Reconciler {
     if (!provider?.capabilities.renew || !running.length || !lease || listed?.lease !== lease) return undefined;
     if (now.getTime() - listed.at >= this.settings.reconcileEverySeconds * 1000) return undefined;
     const desired = this.#desiredOf(account);
-    const busy = (name: string) => running.some((e) => e.pending(name));
-    // In memory first: Postgres is read only when the running pass's own view shows one due.
-    const seen = running.flatMap((e) => e.dueOutside(now));
-    if (!renewalsWithoutListing(provider, desired, seen, now).actions.some((a) => !busy(a.name))) return undefined;
-    const recorded = await this.deps.store.listSubscriptions(account);
+    const wanted = new Map(desired.map((d) => [d.name, d]));
+    const fit = (r: RecordedSubscription, at: Date) => r.state === 'active' && !!r.expiresAt && r.expiresAt > at && r.desiredHash === wanted.get(r.name)?.hash;
+    // Taken before Postgres is read: a subscription whose actions end while it is read may be
+    // read as it was before them (its renewal not yet committed), so it stays out.
+    const busy = new Set(running.flatMap((e) => desired.filter((d) => e.pending(d.name)).map((d) => d.name)));
+    // In memory first: Postgres is read only when a running pass's own view shows one due.
+    const seen = running.flatMap((e) => e.dueOutside(now)).filter((r) => fit(r, now) && !busy.has(r.name));
+    if (!renewalsWithoutListing(provider, desired, seen, now).actions.length) return undefined;
+    const recorded = newest(await this.deps.store.listSubscriptions(account), running);
     const at = this.deps.clock.now();
-    const due = renewalsWithoutListing(provider, desired, recorded, at, `it was listed ${Math.round((at.getTime() - listed.at) / 1000)} s ago and its pass is still under way`);
-    const actions = due.actions.filter((a) => !busy(a.name));
-    if (!actions.length || this.#held.get(account) !== lease) return undefined;
+    const due = renewalsWithoutListing(provider, desired, recorded.filter((r) => fit(r, at)), at, `it was listed ${Math.round((at.getTime() - listed.at) / 1000)} s ago and its pass is still under way`);
+    const actions = due.actions.filter((a) => !busy.has(a.name) && !running.some((e) => e.pending(a.name)));
+    if (!actions.length || this.#held.get(account) !== lease) {
+      // What the running passes saw as due was stale: bring their view up to date.
+      for (const e of running) e.saw(recorded);
+      return undefined;
+    }
     const executor = new Executor(this.deps, fenced(provider, lease), desired, [], recorded, { ...due, actions }, this.settings.reconcileEverySeconds, signal, this.settings.actionConcurrency);
     try {
       const reports = await this.#execute(account, executor);
-      for (const e of running) e.saw(executor.rows);
       return { provider: account, actions: reports, orphans: [], renewalsOnly: true, joined: true };
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
       if (this.#held.get(account) === lease) this.#held.delete(account);
       this.deps.logger.warn({ provider: account, err: err.message }, 'renewals beside a pass stopped before their next provider write: lease lost');
       return { provider: account, actions: [], orphans: [], error: err.message, fenced: true, joined: true };
+    } finally {
+      for (const e of running) e.saw(executor.rows);
     }
   }
 
@@ -451,6 +462,13 @@ export class Reconciler {
       if (next) await this.deps.store.updateSubscription(r.id, r.version, { nextCheckAt: next, lastError: errorMessage(err), lastErrorCode: info.code });
     }
   }
+}
+
+/** Each row as last written: Postgres' copy, or a running executor's when it holds a later version. */
+function newest(recorded: RecordedSubscription[], running: Executor[]): RecordedSubscription[] {
+  const rows = new Map(recorded.map((r) => [r.name, r]));
+  for (const e of running) for (const r of e.rows) if ((rows.get(r.name)?.version ?? -1) < r.version) rows.set(r.name, r);
+  return [...rows.values()];
 }
 
 function byAccount(desired: DesiredSubscription[]): Map<string, DesiredSubscription[]> {

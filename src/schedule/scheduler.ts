@@ -68,8 +68,8 @@ const STORE_RETRY_SECONDS = 1;
 export class Scheduler {
   readonly #lastPass = new Map<string, number>();
   readonly #inflight = new Map<string, Promise<PassReport | undefined>>();
-  /** Renewals made beside an account's pass still under way (Reconciler.join), one per account at most. */
-  readonly #joins = new Map<string, Promise<PassReport | undefined>>();
+  /** Renewals made beside an account's pass (or beside earlier such renewals) still under way (Reconciler.join). */
+  readonly #joins = new Map<string, Set<Promise<PassReport | undefined>>>();
   /** Passes under way that hold a slot of `concurrency` (paced accounts' passes hold none). */
   #slotted = 0;
   /** Due accounts of the last wake-up still waiting for a free slot, in order. */
@@ -300,21 +300,26 @@ export class Scheduler {
    */
   async #startPasses(): Promise<Promise<PassReport | undefined>[]> {
     const due = await this.due();
-    this.#waiting = due.filter((a) => !this.#inflight.has(a) && !this.#joins.has(a));
+    this.#waiting = due.filter((a) => !this.#inflight.has(a));
     this.#round = [];
-    for (const a of due) if (this.#inflight.has(a) && !this.#joins.has(a)) this.#join(a);
+    for (const a of due) if (this.#inflight.has(a) || this.#joins.has(a)) this.#join(a);
     this.#fill();
     return this.#round;
   }
 
   /**
-   * A due account whose pass is still under way: renewals that came due meanwhile are made
-   * beside it (Reconciler.join decides which, if any). No new pass over the account starts
-   * until the join has ended too, so the two never act on the same subscription.
+   * A due account whose pass (or renewals made beside it) is still under way: renewals that
+   * came due meanwhile are made beside it (Reconciler.join decides which, if any: none that
+   * a run under way holds). Not for an account made due (a reload, a change of health): that
+   * needs a pass that lists. No new pass over the account starts until every join over it
+   * has ended, so a pass and a join never act on the same subscription.
    */
   #join(a: string): void {
+    if (!this.#storeUp || this.#stopping || this.#abort.signal.aborted || this.#forced.has(a)) return;
     const cut = deadline((this.opts.passTimeoutSeconds ?? 300) * 1000, this.#abort.signal);
-    const p = this.opts.reconciler
+    let joins = this.#joins.get(a);
+    if (!joins) this.#joins.set(a, (joins = new Set()));
+    const p: Promise<PassReport | undefined> = this.opts.reconciler
       .join(a, cut.signal)
       .then(async (r) => {
         if (r?.fenced) await this.opts.store.ping().catch((err) => this.#storeDown(err));
@@ -327,9 +332,12 @@ export class Scheduler {
       })
       .finally(() => {
         cut.dispose();
-        this.#joins.delete(a);
+        joins.delete(p);
+        if (!joins.size && this.#joins.get(a) === joins) this.#joins.delete(a);
+        // A pass that waited for this account's joins to end starts now.
+        this.#fill();
       });
-    this.#joins.set(a, p);
+    joins.add(p);
     this.#round.push(p);
   }
 
@@ -344,7 +352,12 @@ export class Scheduler {
     if (!this.#storeUp || this.#stopping || this.#abort.signal.aborted) return;
     const next: string[] = [];
     for (const a of this.#waiting) {
-      if (this.#inflight.has(a) || this.#joins.has(a)) continue;
+      if (this.#inflight.has(a)) continue;
+      // Renewals made beside the account's last pass are still under way: it waits for them.
+      if (this.#joins.has(a)) {
+        next.push(a);
+        continue;
+      }
       const paced = this.opts.reconciler.paced(a);
       if (!paced && this.#slotted >= Math.max(1, this.opts.concurrency)) {
         next.push(a);
@@ -421,7 +434,7 @@ export class Scheduler {
     this.#waiting = [];
     await this.#task?.stop();
     await this.#task?.destroy();
-    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.#hooking, this.opts.deliveries?.running, ...this.#inflight.values(), ...this.#joins.values()]);
+    const running = Promise.allSettled([...this.#ticking, this.#probing, this.#heartbeat, this.#hooking, this.opts.deliveries?.running, ...this.#inflight.values(), ...[...this.#joins.values()].flatMap((j) => [...j])]);
     const timer = setTimeout(() => this.#abort.abort(new Error('shutting down')), graceMs);
     await running;
     clearTimeout(timer);

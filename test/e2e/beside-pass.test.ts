@@ -4,7 +4,7 @@ import { startDaemon, type Daemon } from '../../src/cli/run.js';
 import { parseConfig } from '../../src/config/load.js';
 import { InfinitySandbox } from '../../src/sandbox/infinity.js';
 import { freshDatabase } from '../fixtures/db.js';
-import { memoryLogger, testEnv } from '../fixtures/stack.js';
+import { infinityYaml, memoryLogger, startStack, T0, testEnv, type Stack } from '../fixtures/stack.js';
 import { until } from '../fixtures/wait.js';
 
 /**
@@ -48,7 +48,7 @@ describe('renewals beside a pass still under way', () => {
   });
 
   afterAll(async () => {
-    await daemon?.stop(1000);
+    await daemon?.stop();
     await sandbox?.close();
     await db?.drop();
   });
@@ -82,4 +82,42 @@ describe('renewals beside a pass still under way', () => {
     expect(lines.filter((l) => l.includes('"subscription":"other"') && l.includes('its pass is still under way')).length).toBeGreaterThanOrEqual(3);
     expect(byName('hangs')!.subscriptionId).toBe(hangs);
   }, 70_000);
+});
+
+describe('what a join takes beside a running pass', () => {
+  let stack: Stack | undefined;
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('never a subscription the pass holds; a due one it does not hold, by its recorded id; an expired one waits for a listing', async () => {
+    stack = await startStack({ lifetime: 20, yaml: (url) => infinityYaml(url, [{ name: 'a' }, { name: 'b' }], { reconcileEvery: '5m' }) });
+    const { app, sandbox, clock } = stack;
+    await app.scheduler.tick();
+    const tenant = sandbox.tenants.get('client-a')!;
+    const id = (n: string) => [...tenant.values()].find((s) => s.transport.endpoint.endsWith(`/${n}`))!.subscriptionId;
+    const [a, b] = [id('a'), id('b')];
+    const expiry = (sid: string) => tenant.get(sid)!.expiresAt.getTime() - T0;
+    // a's renewal hangs (real time) through everything below.
+    sandbox.addFault({ method: 'POST', path: `${a}:renew`, delayMs: 4000, count: 1 });
+    clock.set(new Date(T0 + 19_000));
+    const pass = app.reconciler.pass('infinity');
+    await until("b's renewal in the pass", () => expiry(b) === 39_000, 3);
+    // The pass holds a (its renewal hangs); b was renewed by it and is not due.
+    expect(await app.reconciler.join('infinity')).toBeUndefined();
+    // b comes due (renewal at 33% before its expiry at 39 s) while a still hangs: renewed beside the pass.
+    clock.set(new Date(T0 + 36_000));
+    const joined = await app.reconciler.join('infinity');
+    expect(joined?.joined).toBe(true);
+    expect(joined?.actions.map((x) => `${x.name}:${x.action}:${x.outcome}:${x.remoteId}`)).toEqual([`b:renew:succeeded:${b}`]);
+    expect(expiry(b)).toBe(56_000);
+    // Expired (by the manual clock) while the pass still runs: only a listing can tell what became of it.
+    clock.set(new Date(T0 + 57_000));
+    expect(await app.reconciler.join('infinity')).toBeUndefined();
+    expect(expiry(b)).toBe(56_000);
+    const r = await pass;
+    expect(r.actions.find((x) => x.name === 'a')?.outcome).toBe('succeeded');
+    // With no pass under way, there is nothing to join.
+    expect(await app.reconciler.join('infinity')).toBeUndefined();
+  }, 20_000);
 });
