@@ -75,6 +75,12 @@ export interface RecordedSubscription {
   presumedDisabledAt: Date | null;
   /** Made by hookwarden and not renewed since: its first renewal is spread over the cycle (policy/timing.ts firstRenewalAt). */
   firstRenewalPending: boolean;
+  /**
+   * With firstRenewalPending, after a renewal that came late (policy/next.ts respreads): the
+   * spread renewal comes no earlier than this, half a lifetime after the late one. Null
+   * after a create: its spread starts a quarter of the way into the cycle.
+   */
+  spreadFrom: Date | null;
   version: number;
 }
 

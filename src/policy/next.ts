@@ -1,5 +1,5 @@
 import type { ActionKind, DesiredSubscription, ObservedSubscription, RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import { backoffSeconds, dueAt } from './timing.js';
+import { backoffSeconds, dueAt, renewBeforeSeconds, spreadOf } from './timing.js';
 
 /**
  * The one place that decides when to look at a subscription again, after anything happened
@@ -99,12 +99,14 @@ export function nextCheckFor(
   lifetimeSeconds: number | null,
   lastRenewedAt: Date | null,
   t: Pick<Timing, 'now' | 'reconcileEverySeconds' | 'renews'>,
-  /** Made by hookwarden and not renewed since: the first renewal is spread (timing.ts firstRenewalAt). */
+  /** Made by hookwarden and not renewed since, or renewed late: the next renewal is spread (timing.ts firstRenewalAt). */
   firstRenewal = false,
+  /** After a late renewal: the spread renewal comes no earlier than this (RecordedSubscription.spreadFrom). */
+  spreadFrom: Date | null = null,
 ): Date {
   if (o.status === 'PENDING') return after(t.now, PENDING_RECHECK_SECONDS);
   if (!t.renews || !o.expiresAt || lifetimeSeconds === null) return idle(t.now);
-  const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, firstRenewal ? { madeAt: lastRenewedAt } : undefined).getTime();
+  const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, firstRenewal ? { madeAt: lastRenewedAt, from: spreadFrom } : undefined).getTime();
   const floor = lastRenewedAt ? lastRenewedAt.getTime() + minRenewGapSeconds(lifetimeSeconds) * 1000 : t.now.getTime();
   return new Date(Math.max(t.now.getTime(), floor, due));
 }
@@ -159,11 +161,42 @@ export interface NextState {
   state: SubscriptionState;
   failureCount: number;
   nextCheckAt: Date;
+  /** After a call that renewed the subscription: whether its next renewal is spread over the cycle (see respreads). */
+  firstRenewalPending?: boolean;
+  /** With it: no earlier than this (null after a create). */
+  spreadFrom?: Date | null;
+}
+
+/** A renewal later than this after its due time was held up (see respreads). */
+export function heldUpAfterSeconds(renewBefore: number): number {
+  return Math.max(5, Math.min(Math.floor(renewBefore / 10), 60));
+}
+
+/**
+ * Whether a renewal made now came late: more than heldUpAfterSeconds after the time it was
+ * due by the row as recorded before it (an outage, a stall, a backlog, a reload that renews
+ * sooner). Renewals held up together are made together, and each renews a lifetime after
+ * its last renewal: left alone, they would come due together in every cycle from then on
+ * (at a first start that outlasted the first renewals, the bench saw a 20 s hole and a
+ * burst at twice the mean rate, every cycle). Such a renewal's next one is spread over the
+ * cycle like a new subscription's first (timing.ts firstRenewalAt), at the cost of that one
+ * renewal coming early: but no earlier than half a lifetime after the late one (spreadFrom),
+ * so that no subscription is renewed twice within half a lifetime.
+ */
+export function respreads(
+  row: Pick<RecordedSubscription, 'expiresAt' | 'lastRenewedAt' | 'lifetimeSeconds' | 'firstRenewalPending' | 'spreadFrom'>,
+  d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
+  now: Date,
+): boolean {
+  if (!row.expiresAt || row.lifetimeSeconds === null) return false;
+  const due = dueAt(row.expiresAt, row.lifetimeSeconds, d.renewBefore, d.name, spreadOf(row));
+  const before = renewBeforeSeconds(d.renewBefore, row.lifetimeSeconds);
+  return now.getTime() - due.getTime() > heldUpAfterSeconds(before) * 1000;
 }
 
 /** After an action on a declared subscription: success binds it, failure backs off. */
 export function afterAction(
-  row: Pick<RecordedSubscription, 'state' | 'failureCount' | 'expiresAt' | 'lastRenewedAt'>,
+  row: Pick<RecordedSubscription, 'state' | 'failureCount' | 'expiresAt' | 'lastRenewedAt'> & Partial<Pick<RecordedSubscription, 'lifetimeSeconds' | 'firstRenewalPending' | 'spreadFrom'>>,
   action: ActionKind,
   outcome: Outcome,
   d: Pick<DesiredSubscription, 'renewBefore' | 'name'>,
@@ -171,11 +204,17 @@ export function afterAction(
 ): NextState {
   if (outcome.ok) {
     const o = outcome.observed;
-    const renewed = action === 'create' || action === 'recreate' || action === 'renew' || action === 'reactivate';
+    const made = action === 'create' || action === 'recreate';
+    const renewed = made || action === 'renew' || action === 'reactivate';
+    const late = renewed && !made && outcome.lifetimeSeconds !== null && respreads({ lifetimeSeconds: null, firstRenewalPending: false, spreadFrom: null, ...row }, d, t.now);
+    const spread = made || late;
+    // Half a lifetime (and a second) after this renewal, at the earliest.
+    const spreadFrom = late ? new Date(t.now.getTime() + (Math.ceil(outcome.lifetimeSeconds! / 2) + 1) * 1000) : null;
     return {
       state: stateOf(o),
       failureCount: 0,
-      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t, action === 'create' || action === 'recreate'),
+      nextCheckAt: nextCheckFor(d, o, outcome.lifetimeSeconds, renewed ? t.now : row.lastRenewedAt, t, spread, spreadFrom),
+      ...(renewed ? { firstRenewalPending: spread, spreadFrom } : {}),
     };
   }
   const e = outcome.error;

@@ -241,10 +241,11 @@ export function plan(input: PlanInput): PlanResult {
     const lifetime = mine ? r.lifetimeSeconds : null;
     const lastRenewedAt = mine ? r.lastRenewedAt : null;
     const first = mine && r.firstRenewalPending;
-    const keep = keepAlive(d, bound, lifetime, mine ? { at: r.lastRenewedAt, expiresAt: r.expiresAt, first } : undefined, input);
+    const from = mine ? r.spreadFrom : null;
+    const keep = keepAlive(d, bound, lifetime, mine ? { at: r.lastRenewedAt, expiresAt: r.expiresAt, first, from } : undefined, input);
     if (keep) push({ ...base, ...keep, remoteId: bound.remoteId }, bound.expiresAt);
     else {
-      nextCheck.set(d.name, nextCheckFor(d, bound, lifetime, lastRenewedAt, { now, reconcileEverySeconds: input.reconcileEverySeconds, renews: input.caps.renew }, first));
+      nextCheck.set(d.name, nextCheckFor(d, bound, lifetime, lastRenewedAt, { now, reconcileEverySeconds: input.reconcileEverySeconds, renews: input.caps.renew }, first, from));
       if (changes.length === 0 && !acted.has(d.name)) {
         const pending = bound.status === 'PENDING';
         push({ ...base, action: 'none', record: 'observation', reason: pending ? Reason.Pending : Reason.InSync, remoteId: bound.remoteId, message: pending ? 'the provider is still setting it up; looking again shortly' : 'in sync' });
@@ -288,7 +289,7 @@ function keepAlive(
   o: ObservedSubscription,
   lifetimeSeconds: number | null,
   /** The last renewal hookwarden recorded (or the create), the expiry it recorded with it, and whether the first renewal is still to come. */
-  last: { at: Date | null; expiresAt: Date | null; first?: boolean } | undefined,
+  last: { at: Date | null; expiresAt: Date | null; first?: boolean; from?: Date | null } | undefined,
   input: PlanInput,
 ): { action: 'renew' | 'reactivate'; reason: ReasonCode; message: string } | undefined {
   const { now } = input;
@@ -319,7 +320,7 @@ function keepAlive(
     lifetimeSeconds = Math.max(1, Math.floor((o.expiresAt.getTime() - now.getTime()) / 1000));
   }
   // Within renewBefore of expiry.
-  const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, last?.first ? { madeAt: last.at } : undefined);
+  const due = dueAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name, last?.first ? { madeAt: last.at, from: last.from ?? null } : undefined);
   if (due <= now) return { action: 'renew', reason: Reason.RenewalDue, message: `expires at ${o.expiresAt.toISOString()}; ${last?.first && due < renewAt(o.expiresAt, lifetimeSeconds, d.renewBefore, d.name) ? `first renewal, spread over the cycle, was due at ${due.toISOString()}` : `renewal was due at ${due.toISOString()}`}` };
   return undefined;
 }

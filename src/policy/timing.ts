@@ -38,13 +38,32 @@ export function renewAt(expiresAt: Date, lifetimeSeconds: number, rb: RenewBefor
  * Subscriptions made together (a first start, a mass recreation) then renew spread over the
  * cycle instead of all in the same minute, and every later renewal keeps that phase (each
  * lands renewBefore ahead of its expiry). The cost is one early renewal per subscription made.
+ *
+ * `from` moves the start of that span later: after a renewal that came late (policy/next.ts
+ * respreads) the next one is spread between half a lifetime after it and the usual time, so
+ * that no renewal follows another of the same subscription within half a lifetime.
  */
-export function firstRenewalAt(madeAt: Date, expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string): Date {
+export function firstRenewalAt(madeAt: Date, expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string, from: Date | null = null): Date {
   const usual = renewAt(expiresAt, lifetimeSeconds, rb, key);
   const cycle = usual.getTime() - madeAt.getTime();
   if (cycle <= 0) return usual;
-  const at = madeAt.getTime() + cycle * (0.25 + 0.75 * phase(key));
+  const start = Math.max(madeAt.getTime() + cycle * 0.25, from?.getTime() ?? Number.NEGATIVE_INFINITY);
+  if (start >= usual.getTime()) return usual;
+  const at = start + (usual.getTime() - start) * phase(key);
   return new Date(Math.min(usual.getTime(), Math.ceil(at / 1000) * 1000));
+}
+
+/** How a subscription's next renewal is spread, if it is (see firstRenewalAt). */
+export interface Spread {
+  /** The create, or the late renewal, the spread cycle starts from. */
+  madeAt: Date | null;
+  /** No earlier than this (after a late renewal); null after a create. */
+  from?: Date | null;
+}
+
+/** A row's spread, if its next renewal is spread. */
+export function spreadOf(r: { firstRenewalPending: boolean; lastRenewedAt: Date | null; spreadFrom: Date | null }): Spread | undefined {
+  return r.firstRenewalPending ? { madeAt: r.lastRenewedAt, from: r.spreadFrom } : undefined;
 }
 
 /**
@@ -69,9 +88,9 @@ function phase(key: string): number {
  * the expiry is still the one its creation was granted: an expiry later than that means it
  * was renewed already (by a replica that died before recording it).
  */
-export function dueAt(expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string, first?: { madeAt: Date | null }): Date {
+export function dueAt(expiresAt: Date, lifetimeSeconds: number, rb: RenewBefore, key: string, first?: Spread): Date {
   const stillFirst = first?.madeAt && expiresAt.getTime() <= first.madeAt.getTime() + (lifetimeSeconds + 2) * 1000;
-  return stillFirst ? firstRenewalAt(first.madeAt!, expiresAt, lifetimeSeconds, rb, key) : renewAt(expiresAt, lifetimeSeconds, rb, key);
+  return stillFirst ? firstRenewalAt(first.madeAt!, expiresAt, lifetimeSeconds, rb, key, first.from ?? null) : renewAt(expiresAt, lifetimeSeconds, rb, key);
 }
 
 export interface BackoffOptions {

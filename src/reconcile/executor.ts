@@ -372,7 +372,15 @@ export class Executor {
     const lifetime = how.fresh ? (granted ?? lifetimeFrom(o, receivedAt) ?? row?.lifetimeSeconds ?? null) : (how.lifetime ?? null);
     this.#observed.set(o.remoteId, o);
     const next = afterAction(
-      { state: row?.state ?? 'pending', failureCount: row?.failureCount ?? 0, expiresAt: row?.expiresAt ?? null, lastRenewedAt: row?.lastRenewedAt ?? null },
+      {
+        state: row?.state ?? 'pending',
+        failureCount: row?.failureCount ?? 0,
+        expiresAt: row?.expiresAt ?? null,
+        lastRenewedAt: row?.lastRenewedAt ?? null,
+        lifetimeSeconds: row?.lifetimeSeconds ?? null,
+        firstRenewalPending: row?.firstRenewalPending ?? false,
+        spreadFrom: row?.spreadFrom ?? null,
+      },
       how.fresh ? a.action : 'adopt',
       { ok: true, observed: o, lifetimeSeconds: lifetime },
       d,
@@ -385,7 +393,8 @@ export class Executor {
       desiredHash: d.hash,
       expiresAt: o.expiresAt ?? null,
       lifetimeSeconds: lifetime,
-      ...(how.fresh ? { lastRenewedAt: now, firstRenewalPending: a.action === 'create' || a.action === 'recreate' } : {}),
+      // The next renewal is spread over the cycle after a create, and after a renewal that came late (next.ts respreads, which `next` carries).
+      ...(how.fresh ? { lastRenewedAt: now, firstRenewalPending: a.action === 'create' || a.action === 'recreate', spreadFrom: null } : {}),
       lastObservedAt: now,
       lastError: null,
       lastErrorCode: null,
@@ -440,7 +449,7 @@ export class Executor {
     // (a reload that changes renewBefore): left earlier, the row would come due for nothing.
     const expiresAt = patch.expiresAt !== undefined ? patch.expiresAt : row.expiresAt;
     const renewalTime = a.reason === Reason.InSync && this.provider.capabilities.renew && row.failureCount === 0 && expiresAt !== null && row.lifetimeSeconds !== null && d !== undefined;
-    if (renewalTime) next = nextCheckFor(d, { status: 'ACTIVE', expiresAt }, row.lifetimeSeconds, row.lastRenewedAt, { now, reconcileEverySeconds: this.reconcileEverySeconds, renews: true }, row.firstRenewalPending);
+    if (renewalTime) next = nextCheckFor(d, { status: 'ACTIVE', expiresAt }, row.lifetimeSeconds, row.lastRenewedAt, { now, reconcileEverySeconds: this.reconcileEverySeconds, renews: true }, row.firstRenewalPending, row.spreadFrom);
     const moved = next ? touchedCheck(row.nextCheckAt, next, now, renewalTime) : undefined;
     if (moved) patch.nextCheckAt = moved;
     if (Object.keys(patch).length === 0) return;

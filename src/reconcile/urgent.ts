@@ -3,7 +3,7 @@ import { Reason, type Action, type DesiredSubscription, type RecordedSubscriptio
 import { deadline } from '../lib/deadline.js';
 import { minRenewGapSeconds, normalise } from '../policy/next.js';
 import type { PlanResult } from '../policy/plan.js';
-import { dueAt, renewAt } from '../policy/timing.js';
+import { dueAt, renewAt, spreadOf } from '../policy/timing.js';
 import type { Provider } from '../providers/types.js';
 import { ACTIONS_AT_ONCE, Executor } from './executor.js';
 import type { ActionReport, ReconcilerDeps } from './reconciler.js';
@@ -34,7 +34,7 @@ export function renewalsWithoutListing(
     const d = wanted.get(r.name);
     if (!d || !r.remoteId || !r.expiresAt || r.lifetimeSeconds === null || r.state === 'deleted' || r.state === 'rejected' || r.state === 'disabled') continue;
     if (r.failureCount > 0 && r.nextCheckAt > now) continue;
-    if (dueAt(r.expiresAt, r.lifetimeSeconds, d.renewBefore, d.name, r.firstRenewalPending ? { madeAt: r.lastRenewedAt } : undefined) > now) continue;
+    if (dueAt(r.expiresAt, r.lifetimeSeconds, d.renewBefore, d.name, spreadOf(r)) > now) continue;
     // Renewed moments ago (an expiry skewed into the past): not again before the least gap.
     if (r.lastRenewedAt && now.getTime() < r.lastRenewedAt.getTime() + minRenewGapSeconds(r.lifetimeSeconds) * 1000) continue;
     due.push(r);

@@ -20,7 +20,7 @@ import type { HistoryEntry, NewSubscription, SubscriptionPatch } from './types.j
 /** The subscription table's columns, as RecordedSubscription names them. */
 const SUBSCRIPTION_COLUMNS = [
   'id', 'provider', 'name', 'kind', 'remoteId', 'previousRemoteId', 'status', 'state', 'owned', 'desiredHash', 'expiresAt', 'lifetimeSeconds',
-  'lastRenewedAt', 'lastObservedAt', 'nextCheckAt', 'failureCount', 'lastError', 'lastErrorCode', 'presumedDisabledAt', 'firstRenewalPending', 'version',
+  'lastRenewedAt', 'lastObservedAt', 'nextCheckAt', 'failureCount', 'lastError', 'lastErrorCode', 'presumedDisabledAt', 'firstRenewalPending', 'spreadFrom', 'version',
 ] as const satisfies readonly (keyof RecordedSubscription)[];
 
 // Every field of RecordedSubscription has its column here: a field added to one and not the other fails to compile.

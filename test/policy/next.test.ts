@@ -14,9 +14,10 @@ import {
   retryWithinPass,
   listingBudgetMs,
   MIN_LISTING_BUDGET_MS,
+  heldUpAfterSeconds,
   type FailureInfo,
 } from '../../src/policy/next.js';
-import { renewAt } from '../../src/policy/timing.js';
+import { jitterSeconds, renewAt, renewBeforeSeconds } from '../../src/policy/timing.js';
 import { desired, NOW, observed, recorded, secondsFromNow } from '../fixtures/builders.js';
 
 const timing = { now: NOW, reconcileEverySeconds: 60, rand01: 0.5, renews: true };
@@ -67,6 +68,51 @@ describe('afterAction', () => {
     expect(next.failureCount).toBe(0);
     // The renewal time itself (the periodic pass comes anyway, from memory): an idle pass has nothing to write.
     expect(next.nextCheckAt.getTime()).toBe(renewAt(o.expiresAt!, 900, d.renewBefore, 'a').getTime());
+  });
+  it('a renewal on time keeps its phase: the next one comes renewBefore ahead of the new expiry', () => {
+    // Recorded: renewed 600 s ago for 900 s, so due now (renewBefore 33% of 900 s, less its jitter).
+    const row = recorded('a', { expiresAt: secondsFromNow(300), lifetimeSeconds: 900, lastRenewedAt: secondsFromNow(-600), firstRenewalPending: false });
+    const o = observed('r1', { expiresAt: secondsFromNow(900) });
+    const next = afterAction(row, 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, d, timing);
+    expect(next.firstRenewalPending).toBe(false);
+    expect(next.spreadFrom).toBeNull();
+    expect(next.nextCheckAt.getTime()).toBe(renewAt(o.expiresAt!, 900, d.renewBefore, 'a').getTime());
+  });
+  it('renewals held up together (an outage, a backlog) are spread again over their next cycle, not renewed together in every cycle after', () => {
+    const before = renewBeforeSeconds(d.renewBefore, 900);
+    const late = heldUpAfterSeconds(before) + 30;
+    const names = Array.from({ length: 200 }, (_, i) => `held-up-${i}`);
+    const nexts = names.map((name) => {
+      const dn = desired(name);
+      // Due `late` seconds ago: its expiry is that much closer than renewBefore.
+      const row = recorded(name, { expiresAt: secondsFromNow(before - late), lifetimeSeconds: 900, lastRenewedAt: secondsFromNow(before - late - 900), firstRenewalPending: false });
+      const o = observed(`r-${name}`, { expiresAt: secondsFromNow(900) });
+      const next = afterAction(row, 'renew', { ok: true, observed: o, lifetimeSeconds: 900 }, dn, timing);
+      expect(next.firstRenewalPending).toBe(true);
+      // Never within half a lifetime of this renewal (nor a second after it), never after the usual renewal time.
+      expect(next.spreadFrom).toEqual(secondsFromNow(451));
+      const usual = renewAt(o.expiresAt!, 900, dn.renewBefore, name).getTime();
+      expect(next.nextCheckAt.getTime()).toBeLessThanOrEqual(usual);
+      expect(next.nextCheckAt.getTime()).toBeGreaterThanOrEqual(NOW.getTime() + 451_000);
+      // The rows as recorded give the same time on every pass after (the plan's and the executor's next check).
+      const recordedAfter = { ...row, expiresAt: o.expiresAt!, lastRenewedAt: NOW, firstRenewalPending: true, spreadFrom: next.spreadFrom! };
+      expect(nextCheckFor(dn, o, 900, NOW, timing, true, recordedAfter.spreadFrom).getTime()).toBe(next.nextCheckAt.getTime());
+      // Renewed at that time, it is on time: the phase is kept from then on.
+      const at = { ...timing, now: next.nextCheckAt };
+      const after = afterAction(recordedAfter, 'renew', { ok: true, observed: observed(`r-${name}`, { expiresAt: new Date(next.nextCheckAt.getTime() + 900_000) }), lifetimeSeconds: 900 }, dn, at);
+      expect([after.firstRenewalPending, after.spreadFrom]).toEqual([false, null]);
+      return next.nextCheckAt.getTime();
+    });
+    // Spread over that window (from half a lifetime to the usual time): its busiest tenth holds far fewer than all of them.
+    const from = NOW.getTime() + 451_000;
+    const window = Math.max(...nexts) - from;
+    expect(window).toBeGreaterThan(100_000);
+    const bins = new Map<number, number>();
+    for (const t of nexts) bins.set(Math.min(9, Math.floor(((t - from) / window) * 10)), (bins.get(Math.min(9, Math.floor(((t - from) / window) * 10))) ?? 0) + 1);
+    expect(Math.max(...bins.values())).toBeLessThan(names.length / 4);
+    // Barely late (within heldUpAfterSeconds of its due time, jitter included): the phase is kept.
+    const onTime = recorded('a', { expiresAt: secondsFromNow(before + jitterSeconds('a', before) - heldUpAfterSeconds(before) + 1), lifetimeSeconds: 900, lastRenewedAt: secondsFromNow(-600), firstRenewalPending: false });
+    expect(afterAction(onTime, 'renew', { ok: true, observed: observed('r1', { expiresAt: secondsFromNow(900) }), lifetimeSeconds: 900 }, d, timing).firstRenewalPending).toBe(false);
   });
   it('a skewed expiry already past after a renewal: bounded rate, never every wake-up', () => {
     const o = observed('r1', { expiresAt: secondsFromNow(-3600), expiresIn: 900 });

@@ -62,13 +62,13 @@ describe('Postgres store', () => {
   it("migrations are recorded in Prisma's table and applying them again changes nothing", async () => {
     expect(await migrate(db.url)).toEqual([]);
     const applied = await query<{ migration_name: string; applied_steps_count: number }>(db.url, 'SELECT migration_name, applied_steps_count FROM "_prisma_migrations"');
-    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps', '20261204010000_first_renewal']);
+    expect(applied.map((a) => a.migration_name).sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps', '20261204010000_first_renewal', '20261205000000_spread_from']);
   });
 
   it('two replicas migrating at once apply each migration once', async () => {
     const other = await freshDatabase(false);
     const results = await Promise.all([migrate(other.url), migrate(other.url), migrate(other.url)]);
-    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps', '20261204010000_first_renewal']);
+    expect(results.flat().sort()).toEqual(['20261122000000_init', '20261122010000_callback_health', '20261122020000_delivery_status', '20261203000000_account_lease', '20261203010000_history_intents', '20261204000000_coverage_gaps', '20261204010000_first_renewal', '20261205000000_spread_from']);
     await other.drop();
   });
 
@@ -92,7 +92,7 @@ describe('Postgres store', () => {
     const full = {
       remoteId: 'r-1', previousRemoteId: 'r-0', status: 'ACTIVE', state: 'active' as const, owned: true, desiredHash: 'h2', expiresAt: new Date(at.getTime() + 900_000),
       lifetimeSeconds: 900, lastRenewedAt: at, lastObservedAt: at, nextCheckAt: new Date(at.getTime() + 600_000), failureCount: 2, lastError: "it's \"quoted\"; DROP TABLE x", lastErrorCode: 'E',
-      presumedDisabledAt: at, firstRenewalPending: false, kind: 'avaya-infinity',
+      presumedDisabledAt: at, firstRenewalPending: true, spreadFrom: new Date(at.getTime() + 450_000), kind: 'avaya-infinity',
     };
     const written = await store.updateSubscription(inserted!.id, inserted!.version, full);
     // Read back through the Prisma client (every account's rows; one account's are read through pg too).
@@ -100,10 +100,10 @@ describe('Postgres store', () => {
     expect(read).toEqual(written);
     expect(await store.listSubscriptions('hot')).toEqual([written]);
     expect(written).toEqual({ id: inserted!.id, provider: 'hot', name: 'every-field', version: 1, ...full });
-    expect(inserted).toMatchObject({ version: 0, state: 'pending', owned: true, firstRenewalPending: true, failureCount: 0, remoteId: null, expiresAt: null, nextCheckAt: at });
+    expect(inserted).toMatchObject({ version: 0, state: 'pending', owned: true, firstRenewalPending: true, spreadFrom: null, failureCount: 0, remoteId: null, expiresAt: null, nextCheckAt: at });
     // Nulls clear; an undefined field is left alone.
-    const cleared = await store.updateSubscription(inserted!.id, 1, { lastError: null, expiresAt: null, remoteId: undefined });
-    expect(cleared).toMatchObject({ version: 2, lastError: null, expiresAt: null, remoteId: 'r-1' });
+    const cleared = await store.updateSubscription(inserted!.id, 1, { lastError: null, expiresAt: null, spreadFrom: null, remoteId: undefined });
+    expect(cleared).toMatchObject({ version: 2, lastError: null, expiresAt: null, spreadFrom: null, remoteId: 'r-1' });
     // A field that is no column is refused before anything is sent.
     await expect(store.updateSubscription(inserted!.id, 2, { nope: 1 } as never)).rejects.toThrow(/no subscription column is called "nope"/);
     expect((await store.listSubscriptions('hot'))[0]!.version).toBe(2);
