@@ -67,6 +67,8 @@ export interface PassReport {
   renewalsOnly?: boolean;
   /** Renewals that came due while the account's pass was under way, made beside it (see Reconciler.join). */
   joined?: boolean;
+  /** Asked to only renew (PassOptions.onlyRenewals), the pass found it must list the account: nothing was done. */
+  needsListing?: boolean;
 }
 
 export interface PassOptions {
@@ -75,6 +77,11 @@ export interface PassOptions {
   signal?: AbortSignal;
   /** List the account whatever is due (a reloaded config, a callback whose health changed). */
   full?: boolean;
+  /**
+   * Renew by recorded ids without listing (see #renewalsOnly), or do nothing: when the pass
+   * would have to list the account, it returns at once with `needsListing`.
+   */
+  onlyRenewals?: boolean;
 }
 
 /**
@@ -213,6 +220,18 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Whether a pass over the account now would renew by recorded ids without listing it, as
+   * far as this replica's own memory tells (#renewalsOnly also needs every due row to be such
+   * a renewal): it listed the account less than `reconcileEvery` ago and has held its lease
+   * since. The scheduler runs such a pass without a concurrency slot.
+   */
+  mayOnlyRenew(account: string): boolean {
+    const listed = this.#listed.get(account);
+    const lease = this.#held.get(account);
+    return !!listed && !!lease && listed.lease === lease && this.deps.clock.now().getTime() - listed.at < this.settings.reconcileEverySeconds * 1000;
+  }
+
   #urgent(provider: Provider, recorded: RecordedSubscription[], signal: AbortSignal | undefined): UrgentRenewal {
     return { deps: this.deps, provider, desired: this.#desiredOf(provider.account), recorded, reconcileEverySeconds: this.settings.reconcileEverySeconds, actionsAtOnce: this.settings.actionConcurrency, signal };
   }
@@ -333,6 +352,12 @@ export class Reconciler {
       let observed: ObservedSubscription[];
       const recorded = await store.listSubscriptions(account);
       const renewalsOnly = lease && !opts.dryRun && !opts.full ? this.#renewalsOnly(provider, recorded, lease) : undefined;
+      if (opts.onlyRenewals && !renewalsOnly) {
+        // Listed moments ago and nothing due any more (a join beside the last pass renewed it): nothing to do either.
+        const now = clock.now();
+        if (this.mayOnlyRenew(account) && !recorded.some((r) => r.state !== 'deleted' && r.nextCheckAt <= now)) return { provider: account, actions: [], orphans: [], renewalsOnly: true };
+        return { provider: account, actions: [], orphans: [], skipped: true, needsListing: true };
+      }
       if (renewalsOnly) {
         const reports = await this.#execute(account, new Executor(this.deps, provider, this.#desiredOf(account), [], recorded, renewalsOnly, this.settings.reconcileEverySeconds, opts.signal, this.settings.actionConcurrency));
         return { provider: account, actions: reports, orphans: [], renewalsOnly: true };

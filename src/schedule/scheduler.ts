@@ -74,6 +74,8 @@ export class Scheduler {
   #slotted = 0;
   /** Due accounts of the last wake-up still waiting for a free slot, in order. */
   #waiting: string[] = [];
+  /** Accounts whose pass without a slot found it had to list: they wait for a slot until a pass has listed them. */
+  readonly #needsListing = new Set<string>();
   #stopping = false;
   /** The passes started since the last wake-up (those a full slot made wait included). */
   #round: Promise<PassReport | undefined>[] = [];
@@ -359,29 +361,47 @@ export class Scheduler {
         continue;
       }
       const paced = this.opts.reconciler.paced(a);
-      if (!paced && this.#slotted >= Math.max(1, this.opts.concurrency)) {
+      const full = this.#slotted >= Math.max(1, this.opts.concurrency);
+      // With every slot taken, a pass that only renews by recorded ids goes without one.
+      const light = !paced && full && !this.#forced.has(a) && !this.#needsListing.has(a) && this.opts.reconciler.mayOnlyRenew(a);
+      if (!paced && !light && full) {
         next.push(a);
         continue;
       }
-      if (!paced) this.#slotted++;
-      const p = this.#runPass(a).finally(() => {
-        this.#inflight.delete(a);
-        if (!paced) this.#slotted--;
-        this.#fill();
-      });
+      const slot = !paced && !light;
+      if (slot) this.#slotted++;
+      let relisted = false;
+      const p = this.#runPass(a, light)
+        .then((r) => {
+          if (r?.needsListing) relisted = true;
+          return r;
+        })
+        .finally(() => {
+          this.#inflight.delete(a);
+          if (slot) this.#slotted--;
+          // It has to list after all: back in line for a slot, first.
+          if (relisted) {
+            this.#needsListing.add(a);
+            if (!this.#waiting.includes(a)) this.#waiting.unshift(a);
+          }
+          this.#fill();
+        });
       this.#inflight.set(a, p);
       this.#round.push(p);
     }
     this.#waiting = next;
   }
 
-  async #runPass(a: string): Promise<PassReport | undefined> {
+  /** One pass; `onlyRenewals`: one that took no slot, and only renews without listing (or does nothing). */
+  async #runPass(a: string, onlyRenewals = false): Promise<PassReport | undefined> {
     const started = this.opts.clock.now().getTime();
-    const full = this.#forced.delete(a);
+    const full = onlyRenewals ? false : this.#forced.delete(a);
+    if (!onlyRenewals) this.#needsListing.delete(a);
     const cut = deadline((this.opts.passTimeoutSeconds ?? 300) * 1000, this.#abort.signal);
     const signal = cut.signal;
     try {
-      const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal, full });
+      const r = await this.opts.reconciler.pass(a, { allowMassDelete: this.opts.allowMassDelete ?? false, signal, full, ...(onlyRenewals ? { onlyRenewals } : {}) });
+      if (r.needsListing) return r;
       // A lease that could not be confirmed may mean the database is gone.
       if (r.fenced) await this.opts.store.ping().catch((err) => this.#storeDown(err));
       // An account another replica holds counts as looked at: a standby is ready too, and

@@ -121,3 +121,35 @@ describe('what a join takes beside a running pass', () => {
     expect(await app.reconciler.join('infinity')).toBeUndefined();
   }, 20_000);
 });
+
+describe('a pass asked only to renew (the scheduler runs it without a slot)', () => {
+  let stack: Stack | undefined;
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('renews by recorded id when the account was listed moments ago, does nothing when nothing is due, and asks for a listing otherwise', async () => {
+    stack = await startStack({ lifetime: 20, yaml: (url) => infinityYaml(url, [{ name: 'a' }], { reconcileEvery: '60s' }) });
+    const { app, sandbox, clock } = stack;
+    // Never listed by this replica: it has to list.
+    expect(app.reconciler.mayOnlyRenew('infinity')).toBe(false);
+    expect(await app.reconciler.pass('infinity', { onlyRenewals: true })).toMatchObject({ needsListing: true, actions: [] });
+    expect(sandbox.server.count('create')).toBe(0);
+    await app.reconciler.pass('infinity');
+    expect(app.reconciler.mayOnlyRenew('infinity')).toBe(true);
+    // Nothing due: nothing done, no listing.
+    const lists = sandbox.server.count('list');
+    expect(await app.reconciler.pass('infinity', { onlyRenewals: true })).toMatchObject({ renewalsOnly: true, actions: [] });
+    // Its renewal comes due: renewed by its recorded id, still without a listing.
+    clock.set(new Date(T0 + 19_000));
+    const r = await app.reconciler.pass('infinity', { onlyRenewals: true });
+    expect(r.actions.map((x) => `${x.name}:${x.action}:${x.outcome}`)).toEqual(['a:renew:succeeded']);
+    expect(sandbox.server.count('list')).toBe(lists);
+    // Past expiry (only a listing tells what became of it), or a listing too old: it has to list.
+    clock.set(new Date(T0 + 45_000));
+    expect(await app.reconciler.pass('infinity', { onlyRenewals: true })).toMatchObject({ needsListing: true });
+    clock.set(new Date(T0 + 70_000));
+    expect(app.reconciler.mayOnlyRenew('infinity')).toBe(false);
+    expect(sandbox.server.count('list')).toBe(lists);
+  }, 20_000);
+});

@@ -17,6 +17,7 @@ function fixture(accounts: string[], passMs: number) {
   const reconciler = {
     accounts,
     paced: () => false,
+    mayOnlyRenew: () => false,
     async pass(a: string): Promise<PassReport> {
       running++;
       most = Math.max(most, running);
@@ -134,6 +135,7 @@ describe('scheduler, paced accounts', () => {
     const reconciler = {
       accounts: ['paced-1', 'paced-2', 'a', 'b', 'c', 'd'],
       paced: (a: string) => a.startsWith('paced'),
+      mayOnlyRenew: () => false,
       async pass(a: string): Promise<PassReport> {
         if (a.startsWith('paced')) await sleep(1200);
         else {
@@ -156,6 +158,47 @@ describe('scheduler, paced accounts', () => {
     expect(reports).toHaveLength(6);
     // Holding the only slot, the paced accounts would end first, one after the other.
     expect(ended).toEqual(['a', 'b', 'c', 'd', 'paced-1', 'paced-2']);
+    expect(most).toBe(1);
+  });
+});
+
+describe('scheduler, passes that only renew', () => {
+  it('with every slot taken, an account this replica listed moments ago is renewed without a slot; one that turns out to need a listing waits for a slot', async () => {
+    const started: string[] = [];
+    const log: string[] = [];
+    let running = 0;
+    let most = 0;
+    const reconciler = {
+      accounts: ['big-1', 'big-2', 'renews', 'must-list'],
+      paced: () => false,
+      // Listed moments ago: a pass over it would only renew (as far as the replica remembers).
+      mayOnlyRenew: (a: string) => a === 'renews' || a === 'must-list',
+      async pass(a: string, opts: { onlyRenewals?: boolean }): Promise<PassReport> {
+        started.push(`${a}${opts.onlyRenewals ? ' (no slot)' : ''}`);
+        // Something other than a renewal is due in must-list: it has to be listed after all.
+        if (opts.onlyRenewals && a === 'must-list') return { provider: a, actions: [], orphans: [], skipped: true, needsListing: true };
+        if (!opts.onlyRenewals) {
+          running++;
+          most = Math.max(most, running);
+        }
+        await sleep(a.startsWith('big') ? 300 : 20);
+        if (!opts.onlyRenewals) running--;
+        log.push(a);
+        return { provider: a, actions: [], orphans: [], ...(opts.onlyRenewals ? { renewalsOnly: true } : {}) };
+      },
+      async heartbeat() {},
+      async join() {
+        return undefined;
+      },
+    } as unknown as Reconciler;
+    const { store } = fixture([], 0);
+    const s = new Scheduler({ reconciler, store, clock: systemClock, logger: silentLogger, reconcileEverySeconds: 60, concurrency: 1 });
+    await s.tick();
+    // big-1 took the only slot; renews went at once without one and was done long before big-1.
+    expect(started.slice(0, 3)).toEqual(['big-1', 'renews (no slot)', 'must-list (no slot)']);
+    expect(log.indexOf('renews')).toBeLessThan(log.indexOf('big-1'));
+    // must-list waited for a slot, first in line, and was listed then (not tried without a slot again).
+    expect(started.slice(3)).toEqual(['must-list', 'big-2']);
     expect(most).toBe(1);
   });
 });
