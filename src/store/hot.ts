@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import type { RecordedSubscription, SubscriptionState } from '../domain/types.js';
-import type { HistoryEntry, NewSubscription, SubscriptionPatch } from './types.js';
+import type { HistoryEntry, NewSubscription, SubscriptionGauge, SubscriptionPatch } from './types.js';
 
 /**
  * The statements every action sends (a journal entry before and after each provider call,
  * the lease proven right before it, the row written with its outcome, the row inserted on a
- * first create, and the account's rows each pass reads), sent through the
+ * first create, the account's rows each pass reads, and the rows every /metrics scrape reads), sent through the
  * store's pg pool directly rather than through the Prisma client.
  *
  * Measured on the same pool and database, Prisma's query compiler and result mapping cost
@@ -98,4 +98,24 @@ export async function renewLease(pool: pg.Pool, account: string, holder: string,
 export async function accountSubscriptions(pool: pg.Pool, provider: string): Promise<RecordedSubscription[]> {
   const r = await pool.query<SubscriptionRow>(`SELECT ${RETURNING} FROM subscription WHERE provider = $1 ORDER BY name`, [provider]);
   return r.rows.map(recorded);
+}
+
+/**
+ * What the per-subscription gauges show, for every row, read at each /metrics scrape: 10,000
+ * rows every 15–30 s. A page of `pageRows` a query (keyset on provider, name), so that no
+ * single result holds the event loop; times come out of Postgres as epoch milliseconds.
+ */
+export async function subscriptionGauges(pool: pg.Pool, pageRows: number): Promise<SubscriptionGauge[]> {
+  const out: SubscriptionGauge[] = [];
+  const ms = (c: string) => `(extract(epoch from "${c}") * 1000)::float8 AS "${c}"`;
+  const select = `SELECT provider, name, state, ${ms('expiresAt')}, ${ms('nextCheckAt')}, ${ms('lastRenewedAt')}, "failureCount" FROM subscription`;
+  let after: SubscriptionGauge | undefined;
+  for (;;) {
+    const r = after
+      ? await pool.query<SubscriptionGauge>(`${select} WHERE (provider, name) > ($1, $2) ORDER BY provider, name LIMIT $3`, [after.provider, after.name, pageRows])
+      : await pool.query<SubscriptionGauge>(`${select} ORDER BY provider, name LIMIT $1`, [pageRows]);
+    for (const row of r.rows) out.push(row);
+    if (r.rows.length < pageRows) return out;
+    after = r.rows[r.rows.length - 1]!;
+  }
 }

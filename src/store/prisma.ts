@@ -3,7 +3,7 @@ import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.js';
 import { randomUUID } from 'node:crypto';
 import * as hot from './hot.js';
-import type { OpenIntent, RecordedSubscription, RecordedTarget, SubscriptionState } from '../domain/types.js';
+import type { OpenIntent, RecordedSubscription, RecordedTarget } from '../domain/types.js';
 import type {
   CloseGaps, DeliveryRecord, DueAccount, GapCause, GapConfidence, GapFilter, GapRow, GapSubject, HistoryEntry, HookAttempt, HookState, LeaseRow, NewGap, NewSubscription, Store,
   SubscriptionGauge, SubscriptionPatch, TargetKey, TargetPatch,
@@ -54,13 +54,8 @@ export class PrismaStore implements Store {
     return this.#everyRow((page) => this.#prisma.subscription.findMany(page), toRecorded);
   }
 
-  async subscriptionGauges(): Promise<SubscriptionGauge[]> {
-    const select = { provider: true, name: true, state: true, expiresAt: true, nextCheckAt: true, lastRenewedAt: true, failureCount: true } as const;
-    const ms = (d: Date | null) => (d ? d.getTime() : null);
-    return this.#everyRow(
-      (page) => this.#prisma.subscription.findMany({ ...page, select }),
-      (r) => ({ provider: r.provider, name: r.name, state: r.state as SubscriptionState, expiresAt: ms(r.expiresAt), nextCheckAt: ms(r.nextCheckAt), lastRenewedAt: ms(r.lastRenewedAt), failureCount: r.failureCount }),
-    );
+  subscriptionGauges(): Promise<SubscriptionGauge[]> {
+    return hot.subscriptionGauges(this.#pool, LIST_PAGE_ROWS);
   }
 
   /** Every subscription row, LIST_PAGE_ROWS a query (keyset on provider, name). */
