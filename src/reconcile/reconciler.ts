@@ -227,6 +227,7 @@ export class Reconciler {
    * since. The scheduler runs such a pass without a concurrency slot.
    */
   mayOnlyRenew(account: string): boolean {
+    if (!this.deps.providers.get(account)?.capabilities.renew) return false;
     const listed = this.#listed.get(account);
     const lease = this.#held.get(account);
     return !!listed && !!lease && listed.lease === lease && this.deps.clock.now().getTime() - listed.at < this.settings.reconcileEverySeconds * 1000;
