@@ -76,6 +76,8 @@ export class Scheduler {
   #waiting: string[] = [];
   /** Accounts whose pass without a slot found it had to list: they wait for a slot until a pass has listed them. */
   readonly #needsListing = new Set<string>();
+  /** Passes under way that only renew, without a slot (see #fill): at most `concurrency` of them too. */
+  #light = 0;
   #stopping = false;
   /** The passes started since the last wake-up (those a full slot made wait included). */
   #round: Promise<PassReport | undefined>[] = [];
@@ -362,14 +364,24 @@ export class Scheduler {
       }
       const paced = this.opts.reconciler.paced(a);
       const full = this.#slotted >= Math.max(1, this.opts.concurrency);
-      // With every slot taken, a pass that only renews by recorded ids goes without one.
-      const light = !paced && full && !this.#forced.has(a) && !this.#needsListing.has(a) && this.opts.reconciler.mayOnlyRenew(a);
+      // With every slot taken, a pass that only renews by recorded ids goes without one (as
+      // many such passes at once as there are slots): not for an account made due, nor one
+      // whose periodic pass has come (both need a listing).
+      const light =
+        !paced &&
+        full &&
+        this.#light < Math.max(1, this.opts.concurrency) &&
+        !this.#forced.has(a) &&
+        !this.#needsListing.has(a) &&
+        this.opts.clock.now().getTime() - (this.#lastPass.get(a) ?? Number.NEGATIVE_INFINITY) < this.opts.reconcileEverySeconds * 1000 &&
+        this.opts.reconciler.mayOnlyRenew(a);
       if (!paced && !light && full) {
         next.push(a);
         continue;
       }
       const slot = !paced && !light;
       if (slot) this.#slotted++;
+      if (light) this.#light++;
       let relisted = false;
       const p = this.#runPass(a, light)
         .then((r) => {
@@ -379,6 +391,7 @@ export class Scheduler {
         .finally(() => {
           this.#inflight.delete(a);
           if (slot) this.#slotted--;
+          if (light) this.#light--;
           // It has to list after all: back in line for a slot, first.
           if (relisted) {
             this.#needsListing.add(a);
