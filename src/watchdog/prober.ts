@@ -143,7 +143,7 @@ export class Prober {
     let written: RecordedTarget | null = null;
     for (let i = 0; t && !written && i < 3; i++) {
       const patch = { ...(reproject(t, spec.policy) ?? {}), ...applyProbe(t, r, spec.policy) };
-      if (source === 'probe') patch.nextProbeAt = new Date(clock.now().getTime() + spec.everySeconds * 1000);
+      if (source === 'probe') patch.nextProbeAt = nextProbeAt(t.nextProbeAt, r.at, spec.everySeconds);
       else {
         patch.lastSignal = r.reason;
         patch.lastSignalAt = r.at;
@@ -203,4 +203,17 @@ export class Prober {
       for (const s of subjects) await gaps.close(t.provider, s.name, { causes: ['callback-failing'], to: at });
     }
   }
+}
+
+/**
+ * A target's next probe: an interval after the time this one was due, so that probes keep
+ * their cadence (counted from when one ended, each interval grew by the probe's own time and
+ * the wait for the next wake-up, and a failure was seen up to a second or two later than
+ * `every` promised). Counted from the probe's start when it ran an interval or more late
+ * (a start, an outage): no burst of catch-up probes.
+ */
+export function nextProbeAt(dueAt: Date, probedAt: Date, everySeconds: number): Date {
+  const every = everySeconds * 1000;
+  const base = probedAt.getTime() - dueAt.getTime() < every ? dueAt.getTime() : probedAt.getTime();
+  return new Date(Math.max(base + every, probedAt.getTime() + 1000));
 }
