@@ -33,7 +33,7 @@ describe('per-row gauges', () => {
       'hookwarden_subscription_next_check_timestamp_seconds',
     ]);
     for (const m of own) {
-      const expected = await plain.getMetricsAsString(m);
+      const expected = await plain.getMetricsAsString(m as unknown as Metric);
       expect(text).toContain(`${expected}\n`);
       // Every row has one, except the time of a last renewal (one row only).
       expect(expected.split('\n').length).toBeGreaterThanOrEqual(m.name.includes('last_renewal') ? 3 : 2 + 2503);
