@@ -96,10 +96,21 @@ describe.skipIf(!haveChromium)('the status page in Chromium', () => {
     await axp.listen();
     receiver = new CallbackReceiver().expect('/hooks/infinity', 'infinity').expect('/hooks/axp-notification', 'axp-notification').expect('/hooks/axp-digital', 'axp-digital');
     const hooks = await receiver.listen();
-    receiver.break({ kind: 'status', status: 503 }, '/hooks/axp-digital');
     db = await freshDatabase();
     const config = parseConfig(yaml({ db: db.url, infinity: infinity.url, axp: axp.url, hooks }), 'status-page.yaml', { env: { ...testEnv, ...AXP_ENV } });
     daemon = await startDaemon(config, silentLogger, { server: { callbacks: () => targetSpecs(config.desired, config.watch, config.defaults.probe, config.policies) } });
+    // The AXP Digital callback breaks once its subscription exists: hookwarden does not create
+    // a subscription on a callback already unhealthy (AXP would only disable it), and with
+    // probes every second a first pass slower than three probes would never create it.
+    await waitFor(
+      'the AXP Digital subscription to be created',
+      async () => {
+        const doc = (await (await fetch(`${daemon.url}/status.json`)).json()) as StatusDocument;
+        return doc.subscriptions.some((r) => r.name === 'chat-events' && r.state === 'active') ? true : undefined;
+      },
+      60_000,
+    );
+    receiver.break({ kind: 'status', status: 503 }, '/hooks/axp-digital');
     profile = mkdtempSync(join(tmpdir(), 'hookwarden-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -107,7 +118,7 @@ describe.skipIf(!haveChromium)('the status page in Chromium', () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
       viewport: { width: 1500, height: 1000 },
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await context?.close();
